@@ -1,0 +1,5 @@
+"""REST endpoints of this app, mounted under /api/v1/."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,6 @@
+"""Browser pages of this app, mounted under /o/<org_slug>/."""
+
+from django.urls import URLPattern, URLResolver
+
+app_name = "logs"
+urlpatterns: list[URLPattern | URLResolver] = []

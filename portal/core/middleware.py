@@ -1,0 +1,62 @@
+"""Cross-cutting middleware: request metrics, and JSON errors for Django's own 404/500 under /api/."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from portal.core import metrics
+from portal.errors import json_error
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/api/",)
+
+
+class RequestMetricsMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        start = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match else "<unresolved>"
+        metrics.REQUEST_LATENCY.labels(view=view, method=request.method or "").observe(time.perf_counter() - start)
+        metrics.REQUESTS.labels(view=view, method=request.method or "", status=str(response.status_code)).inc()
+        return response
+
+
+class ApiErrorMiddleware:
+    """Django answers unknown URLs and crashes with HTML; under /api/ they get the JSON error shape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith(API_PREFIXES) or response.status_code < 400:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
+            return json_error(404, "not_found", f"No API endpoint at {request.path}.")
+        if response.status_code == 400:
+            return json_error(400, "bad_request", "Bad request.")
+        if response.status_code == 403:
+            return json_error(403, "forbidden", "Forbidden (CSRF check failed or not allowed).")
+        if response.status_code == 405:
+            return json_error(405, "method_not_allowed", f"Method {request.method} not allowed here.")
+        return json_error(response.status_code, "error", "The server could not complete the request.")
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith(API_PREFIXES):
+            return None
+        if isinstance(exception, json.JSONDecodeError | UnicodeDecodeError):
+            return json_error(400, "parse_error", "Malformed JSON body.")
+        log.exception("unhandled error on %s", request.path)
+        return json_error(500, "server_error", "Internal server error; it has been logged.")

@@ -1,0 +1,52 @@
+"""Role and scope checks for the API; the org itself was resolved by authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions, permissions
+from rest_framework.request import Request
+
+from portal.tenancy.context import OrgContext
+from portal.tenancy.models import Role
+
+
+def org_ctx_of(request: Request) -> OrgContext:
+    ctx = request.auth if isinstance(request.auth, OrgContext) else None
+    if ctx is None:
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        # Logged in but not acting for an org they belong to: the org "does not exist" for them.
+        raise exceptions.NotFound("Organization not found (send X-Portal-Org with an org you belong to).")
+    return ctx
+
+
+class IsOrgMember(permissions.BasePermission):
+    """Members read; writes need an editor role and a write-scoped token; views may ask for more
+    with `required_role` (every method) or `write_role` (unsafe methods)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        ctx = org_ctx_of(request)
+        needed = getattr(view, "required_role", Role.VIEWER)
+        if request.method not in permissions.SAFE_METHODS:
+            needed = max(needed, getattr(view, "write_role", Role.EDITOR), key=_rank)
+            if ctx.scope != "write":
+                raise exceptions.PermissionDenied("This token is read-only; use a write-scoped token.")
+        if not ctx.has_role(needed):
+            raise exceptions.PermissionDenied(f"This needs the {needed} role in {ctx.org.slug}.")
+        return True
+
+
+class IsStaff(permissions.BasePermission):
+    """Platform operators only."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated()
+        if not request.user.is_staff:
+            raise exceptions.PermissionDenied("Platform operators (staff) only.")
+        return True
+
+
+def _rank(role: str) -> int:
+    return {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}[Role(role)]

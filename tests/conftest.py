@@ -1,0 +1,151 @@
+"""Shared fixtures: named actors in three orgs (Alice admin of A, Bob viewer of A, Carol editor of A,
+Charlie admin of B, an operator), API clients bound to a token, and real backend processes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from portal.tenancy import services
+from portal.tenancy.models import Organization
+from tests import procs
+
+PASSWORD = "Correct-horse-42"
+OUTPUT_DIR = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture
+def org_a(db: Any) -> Organization:
+    return services.create_org("acme", "Acme Corp", "acme")
+
+
+@pytest.fixture
+def org_b(db: Any) -> Organization:
+    return services.create_org("globex", "Globex", "globex")
+
+
+@pytest.fixture
+def org_c(db: Any) -> Organization:
+    return services.create_org("initech", "Initech", "initech")
+
+
+@pytest.fixture
+def alice(org_a: Organization) -> Any:
+    return services.add_member(org_a, "alice@acme.example", "admin", password=PASSWORD).user
+
+
+@pytest.fixture
+def bob(org_a: Organization) -> Any:
+    return services.add_member(org_a, "bob@acme.example", "viewer", password=PASSWORD).user
+
+
+@pytest.fixture
+def carol(org_a: Organization) -> Any:
+    return services.add_member(org_a, "carol@acme.example", "editor", password=PASSWORD).user
+
+
+@pytest.fixture
+def charlie(org_b: Organization) -> Any:
+    return services.add_member(org_b, "charlie@globex.example", "admin", password=PASSWORD).user
+
+
+@pytest.fixture
+def operator(db: Any) -> Any:
+    user = services.get_or_create_user("ops@platform.example", PASSWORD)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+def token_client(org: Organization, user: Any, scope: str = "write") -> APIClient:
+    """An API client authenticated the way scripts are: a bearer token bound to one org."""
+    _, secret = services.create_api_token(org, user, f"test-{scope}", scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    client.token = secret  # type: ignore[attr-defined]
+    return client
+
+
+@pytest.fixture
+def api_alice(org_a: Organization, alice: Any) -> APIClient:
+    return token_client(org_a, alice)
+
+
+@pytest.fixture
+def api_bob(org_a: Organization, bob: Any) -> APIClient:
+    return token_client(org_a, bob)
+
+
+@pytest.fixture
+def api_carol(org_a: Organization, carol: Any) -> APIClient:
+    return token_client(org_a, carol)
+
+
+@pytest.fixture
+def api_charlie(org_b: Organization, charlie: Any) -> APIClient:
+    return token_client(org_b, charlie)
+
+
+@pytest.fixture
+def web_alice(alice: Any) -> Client:
+    c = Client()
+    c.force_login(alice)
+    return c
+
+
+@pytest.fixture
+def web_charlie(charlie: Any) -> Client:
+    c = Client()
+    c.force_login(charlie)
+    return c
+
+
+@pytest.fixture
+def ingest_a(org_a: Organization) -> str:
+    return services.create_ingest_token(org_a)[1]
+
+
+@pytest.fixture
+def ingest_b(org_b: Organization) -> str:
+    return services.create_ingest_token(org_b)[1]
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def prometheus() -> Iterator[procs.Proc]:
+    """A real Prometheus (remote-write receiver, lifecycle API) on a free port, stopped afterwards."""
+    p = procs.start_prometheus()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture
+def alertmanager() -> Iterator[procs.Proc]:
+    p = procs.start_alertmanager()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture
+def victoriametrics() -> Iterator[procs.Proc]:
+    p = procs.start_victoriametrics()
+    yield p
+    p.cleanup()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
