@@ -12,11 +12,15 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default="") or BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _str(name: str, default: str) -> str:
+    """A string setting; an empty value (as in a copied .env.example) means the default."""
+    return env.str(name, default="") or default
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -100,21 +104,21 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}")}
+DATABASES = {"default": environ.Env.db_url_config(_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the in-process tasks write.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
     DATABASES["default"]["OPTIONS"]["timeout"] = 20
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = _str("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
 
 # Celery: broker and results on Redis when configured, otherwise tasks run in process.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_BROKER_URL = _str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
@@ -146,10 +150,10 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_BACKEND = _str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = _str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+DEFAULT_FROM_EMAIL = _str("DEFAULT_FROM_EMAIL", "portal@localhost")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -188,33 +192,36 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 *
 INGEST_MAX_BODY_BYTES = env.int("INGEST_MAX_BODY_BYTES", default=8 * 1024 * 1024)
 
 # Backends. Absent URLs mean "not configured"; /readyz reports them as such.
-PROMETHEUS_URL = env.str("PROMETHEUS_URL", default="")
-PROMETHEUS_RULES_DIR = Path(env.str("PROMETHEUS_RULES_DIR", default=str(VAR_DIR / "prometheus" / "rules")))
-PROMETHEUS_FILE_SD_DIR = Path(env.str("PROMETHEUS_FILE_SD_DIR", default=str(VAR_DIR / "prometheus" / "file_sd")))
-ALERTMANAGER_URL = env.str("ALERTMANAGER_URL", default="")
+PROMETHEUS_URL = _str("PROMETHEUS_URL", "")
+PROMETHEUS_RULES_DIR = Path(_str("PROMETHEUS_RULES_DIR", str(VAR_DIR / "prometheus" / "rules")))
+PROMETHEUS_FILE_SD_DIR = Path(_str("PROMETHEUS_FILE_SD_DIR", str(VAR_DIR / "prometheus" / "file_sd")))
+ALERTMANAGER_URL = _str("ALERTMANAGER_URL", "")
 ALERTMANAGER_CONFIG_FILE = Path(
-    env.str("ALERTMANAGER_CONFIG_FILE", default=str(VAR_DIR / "alertmanager" / "alertmanager.yml"))
+    _str("ALERTMANAGER_CONFIG_FILE", str(VAR_DIR / "alertmanager" / "alertmanager.yml"))
 )
-PROMTOOL = env.str("PROMTOOL", default="promtool")
-AMTOOL = env.str("AMTOOL", default="amtool")
-PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+PROMTOOL = _str("PROMTOOL", "promtool")
+AMTOOL = _str("AMTOOL", "amtool")
+PORTAL_BASE_URL = _str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
 # Encryption key for secrets at rest (datasource passwords, channel webhooks); derived from SECRET_KEY if unset.
-FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+FIELD_ENCRYPTION_KEY = _str("FIELD_ENCRYPTION_KEY", "")
 
 # Login throttling: failures per window before the account or the IP must wait.
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
 
-METRICS_REQUIRE_TOKEN = env.str("METRICS_TOKEN", default="")
-EXPORTS_DIR = Path(env.str("EXPORTS_DIR", default=str(VAR_DIR / "exports")))
+METRICS_REQUIRE_TOKEN = _str("METRICS_TOKEN", "")
+EXPORTS_DIR = Path(_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
+# logs_app exports (issue 9): hours a finished export (and its link) lives; bytes of exports kept per org.
+EXPORTS_TTL_HOURS = env.int("EXPORTS_TTL_HOURS", default=72)
+EXPORTS_QUOTA_BYTES = env.int("EXPORTS_QUOTA_BYTES", default=2 * 1024**3)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 

@@ -149,3 +149,14 @@ def victoriametrics() -> Iterator[procs.Proc]:
 def output_dir() -> Path:
     OUTPUT_DIR.mkdir(exist_ok=True)
     return OUTPUT_DIR
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _record_db_vendor(django_db_setup: Any, django_db_blocker: Any) -> None:
+    """Write the database the suite really ran on, so .ci/run can refuse a silent SQLite fallback."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    (OUTPUT_DIR / "db-vendor.txt").write_text(connection.vendor)

@@ -1,0 +1,160 @@
+"""Resolve time ranges, steps, dashboard variables and Grafana macros into the PromQL sent to federation.
+
+Interpolation is text substitution into a query that federation then parses and org-enforces, so a
+variable value can never widen a query beyond the org; values are still checked (no quotes or
+backslashes) so that a value cannot change the shape of the query it is put into.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time as _time
+from datetime import datetime
+from typing import Any
+
+from dashboards_app.spec import duration_seconds
+from portal.errors import ServiceError
+
+# Grafana's $__rate_interval is max($__interval + scrape interval, 4 × scrape interval); Prometheus'
+# default scrape interval is what we assume when the datasource does not say otherwise.
+SCRAPE_INTERVAL_S = 15
+MAX_POINTS = 240
+MIN_STEP_S = 2
+MAX_RANGE_S = 400 * 86400
+
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]|\$([A-Za-z_][A-Za-z0-9_]*)")
+_UNSAFE_VALUE = re.compile(r'["\\\n`]')
+_REGEX_META = re.compile(r"([.+*?()|\[\]{}^$\\])")
+
+
+def parse_time(value: str | float | int | None, now: float | None = None, *, default: float | None = None) -> float:
+    """`now`, `now-6h`, epoch seconds or an ISO 8601 timestamp → epoch seconds."""
+    now = _time.time() if now is None else now
+    if value is None or value == "":
+        if default is None:
+            raise ServiceError(400, "invalid_time", "A time is required.")
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    if text == "now":
+        return now
+    m = re.match(r"^now-(\d+[smhdwy])$", text)
+    if m:
+        unit = m.group(1)
+        if unit.endswith("y"):
+            return now - int(unit[:-1]) * 365 * 86400
+        return now - duration_seconds(unit)
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ServiceError(400, "invalid_time", f"{text!r} is not a time (now, now-1h, epoch or ISO 8601).") from None
+    if dt.tzinfo is None:
+        raise ServiceError(400, "invalid_time", f"{text!r} needs a timezone (e.g. Z).")
+    return dt.timestamp()
+
+
+def time_range(start: Any, end: Any, now: float | None = None) -> tuple[float, float]:
+    now = _time.time() if now is None else now
+    s = parse_time(start, now, default=now - 3600)
+    e = parse_time(end, now, default=now)
+    if s >= e:
+        raise ServiceError(400, "invalid_range", "The start of the time range must be before its end.")
+    if e - s > MAX_RANGE_S:
+        raise ServiceError(400, "invalid_range", "The time range is longer than 400 days.")
+    return s, e
+
+
+def auto_step(start: float, end: float, requested: Any = None) -> int:
+    """The step: the requested one if given (a number of seconds or a duration), else ~MAX_POINTS points."""
+    floor = max(MIN_STEP_S, math.ceil((end - start) / 11000))  # Prometheus refuses > 11,000 points
+    if requested not in (None, ""):
+        text = str(requested)
+        step = int(float(text)) if re.match(r"^\d+(\.\d+)?$", text) else duration_seconds(text)
+        return max(step, floor)
+    return max(floor, math.ceil((end - start) / MAX_POINTS))
+
+
+def fmt_duration(seconds: float) -> str:
+    seconds = max(1, int(round(seconds)))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def macros(start: float, end: float, step: int) -> dict[str, str]:
+    rng = max(1, int(end - start))
+    rate = max(step + SCRAPE_INTERVAL_S, 4 * SCRAPE_INTERVAL_S)
+    return {
+        "__interval": fmt_duration(step),
+        "__interval_ms": str(step * 1000),
+        "__rate_interval": fmt_duration(rate),
+        "__range": fmt_duration(rng),
+        "__range_s": str(rng),
+        "__range_ms": str(rng * 1000),
+    }
+
+
+def _format(name: str, value: str | list[str], fmt: str | None) -> str:
+    values = value if isinstance(value, list) else [value]
+    for v in values:
+        if _UNSAFE_VALUE.search(v):
+            raise ServiceError(400, "invalid_variable", f"The value of ${name} contains a quote or backslash.",
+                               {"variable": name})
+    if fmt == "raw" or (len(values) == 1 and fmt not in ("regex", "pipe")):
+        return values[0] if fmt == "raw" else _escape_one(values[0])
+    if fmt == "pipe":
+        return "|".join(values)
+    return "(" + "|".join(_REGEX_META.sub(r"\\\\\1", v) for v in values) + ")"
+
+
+def _escape_one(value: str) -> str:
+    # A single value is usually inside =~"…" in shared dashboards, but also inside ="…"; like Grafana we
+    # do not escape it, because "All" is represented as the regex `.*`.
+    return value
+
+
+def interpolate(expr: str, variables: dict[str, str | list[str]], builtins: dict[str, str]) -> str:
+    """Replace $var, ${var}, ${var:fmt}, [[var]] and Grafana macros; unknown names are left as they are
+    (the parser then reports them at their position)."""
+
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(3) or m.group(4)
+        fmt = m.group(2)
+        if name in builtins:
+            return builtins[name]
+        if name in variables:
+            return _format(name, variables[name], fmt)
+        return m.group(0)
+
+    return _VAR_RE.sub(repl, expr)
+
+
+def resolve_variables(definitions: list[dict[str, Any]], chosen: dict[str, Any],
+                      options: dict[str, list[str]]) -> dict[str, str | list[str]]:
+    """The value of each variable: what the user chose, else the saved current value, else the first option.
+    `$__all` (the All option) becomes `.*`."""
+    out: dict[str, str | list[str]] = {}
+    for var in definitions:
+        name = var["name"]
+        value = chosen.get(name, var.get("current"))
+        opts = options.get(name) or var.get("options") or []
+        if value in (None, "", []):
+            value = "$__all" if var.get("includeAll") else (opts[0] if opts else "")
+        if isinstance(value, list):
+            value = [str(v) for v in value][:100]
+            if "$__all" in value:
+                value = "$__all"
+        else:
+            value = str(value)
+        if value == "$__all":
+            out[name] = ".*"
+        else:
+            out[name] = value
+    return out

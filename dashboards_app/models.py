@@ -1,0 +1,86 @@
+"""Org dashboards, their version history, and each user's Explore query history."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from portal.tenancy.scoping import OrgManager, OrgOwned
+
+
+def new_uid() -> str:
+    return secrets.token_urlsafe(9).replace("-", "x").replace("_", "y")[:12]
+
+
+class Dashboard(OrgOwned):
+    """The current state of one org dashboard; `spec` is the canonical document (see spec.py).
+
+    title/description/tags are copies of the spec's, kept for listing and search without JSON lookups.
+    """
+
+    uid = models.CharField(max_length=40, default=new_uid, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    tags = models.JSONField(default=list, blank=True)
+    spec = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    source = models.CharField(max_length=200, blank=True, default="",
+                              help_text="Where it came from: '', 'grafana:<uid>', 'builtin:<slug>', 'import'.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: OrgManager[Dashboard] = OrgManager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["title", "id"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["org", "title"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class DashboardVersion(OrgOwned):
+    """One saved state; every save (create, update, restore, import) appends one."""
+
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    spec = models.JSONField()
+    message = models.CharField(max_length=300, blank=True, default="")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: OrgManager[DashboardVersion] = OrgManager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-version"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["dashboard", "version"], name="dashboard_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dashboard_id} v{self.version}"
+
+
+class QueryHistory(OrgOwned):
+    """A PromQL query a user ran in Explore, per org and per user."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    query = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects: OrgManager[QueryHistory] = OrgManager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at", "-id"]
+        indexes: ClassVar[list[models.Index]] = [models.Index(fields=["org", "user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.query[:60]
+
+

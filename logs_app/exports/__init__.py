@@ -1,0 +1,1 @@
+"""Log exports: on-demand and scheduled, streamed to CSV/NDJSON (optionally gzip) at constant memory."""

@@ -1,0 +1,126 @@
+"""Streaming export writers: CSV (formula-escaped) or NDJSON, optionally gzip, at constant memory.
+
+Rows go straight from the store's server-side cursor through a small text buffer into the (compressed)
+file; nothing accumulates. The file is written under a temporary name and renamed when complete so a
+half-written export is never downloadable.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+COLUMNS = ("timestamp", "level", "service", "message", "trace_id", "span_id", "correlation_id", "attributes")
+
+# A spreadsheet runs a cell as a formula when it starts with one of these (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# gzip level 3: ~3x faster than the default 9 for log text, and only a few percent bigger.
+GZIP_LEVEL = 3
+_BUFFER = 1 << 16
+
+
+def escape_cell(value: str) -> str:
+    """Prefix a would-be formula with a quote so spreadsheets show it as text."""
+    if value and value[0] in _FORMULA_START:
+        return "'" + value
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+    return str(value)
+
+
+def record_fields(record: Any) -> dict[str, Any]:
+    """The exported fields of one store record (a mapping or an object with those attributes)."""
+    get = record.get if isinstance(record, Mapping) else (lambda k, d=None: getattr(record, k, d))
+    out = {c: get(c) for c in COLUMNS}
+    if out["service"] is None:
+        out["service"] = get("service_name")
+    if out["message"] is None:
+        out["message"] = get("body")
+    if out["timestamp"] is None:
+        out["timestamp"] = get("ts") or get("time")
+    if out["level"] is None:
+        out["level"] = get("severity") or get("severity_text")
+    return out
+
+
+class ExportWriter:
+    """Write records one by one; `close()` finishes the file atomically and returns its size."""
+
+    def __init__(self, path: Path, fmt: str, use_gzip: bool) -> None:
+        if fmt not in ("csv", "ndjson"):
+            raise ValueError(f"unknown export format {fmt!r}")
+        self.path = path
+        self.tmp = path.with_name(path.name + ".part")
+        self.fmt = fmt
+        self.rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._bin: IO[bytes] = (gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
+                                if use_gzip else self._raw)
+        self._out = io.TextIOWrapper(self._bin, encoding="utf-8", newline="", write_through=False)  # type: ignore[type-var]
+        self._out._CHUNK_SIZE = _BUFFER  # type: ignore[attr-defined]
+        self._csv = csv.writer(self._out, lineterminator="\n") if fmt == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(COLUMNS)
+
+    def write(self, record: Any) -> None:
+        fields = record_fields(record)
+        if self._csv is not None:
+            self._csv.writerow([escape_cell(_text(fields[c])) for c in COLUMNS])
+        else:
+            self._out.write(json.dumps(fields, separators=(",", ":"), default=_json_default))
+            self._out.write("\n")
+        self.rows += 1
+
+    def bytes_written(self) -> int:
+        """Bytes on disk so far (compressed size for gzip; the text buffer is not counted)."""
+        return self._raw.tell()
+
+    def write_many(self, records: Iterable[Any]) -> None:
+        for r in records:
+            self.write(r)
+
+    def close(self) -> int:
+        self._out.flush()
+        self._out.detach()
+        if self._bin is not self._raw:
+            self._bin.close()
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.replace(self.tmp, self.path)
+        return self.path.stat().st_size
+
+    def abort(self) -> None:
+        """Drop the partial file (cancel, failure)."""
+        try:
+            self._out.detach()
+            if self._bin is not self._raw:
+                self._bin.close()
+            self._raw.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,39 @@
+"""The log/trace store: `get_store()` returns the configured `LogStore` (see base.py for the contract).
+
+`LOGS_STORE` = "auto" (default: PostgreSQL when the default database is PostgreSQL, else SQLite),
+"postgres" or "sqlite", or a dotted path to a `LogStore` subclass (a Loki/Tempo adapter).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.conf import settings
+from django.db import connection
+from django.utils.module_loading import import_string
+
+from logs_app.store.base import LogStore
+
+__all__ = ["LogStore", "get_store"]
+
+
+@functools.cache
+def _store_for(kind: str, vendor: str) -> LogStore:
+    if kind == "auto":
+        kind = "postgres" if vendor == "postgresql" else "sqlite"
+    if kind == "postgres":
+        from logs_app.store.postgres import PostgresLogStore
+
+        return PostgresLogStore()
+    if kind == "sqlite":
+        from logs_app.store.sqlite import SQLiteLogStore
+
+        return SQLiteLogStore()
+    cls = import_string(kind)
+    store: LogStore = cls()
+    return store
+
+
+def get_store() -> LogStore:
+    """The store for this process. Stateless apart from configuration, so one instance is shared."""
+    return _store_for(getattr(settings, "LOGS_STORE", "auto"), connection.vendor)

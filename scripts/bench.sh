@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every benchmark in bench/; each prints its figures and ends with a PASS/FAIL line.
+set -u
+status=0
+for b in bench/*.py; do
+  [ -e "$b" ] || continue
+  echo "=== $b"
+  .venv/bin/python "$b" "$@" || status=1
+done
+exit $status

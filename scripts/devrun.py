@@ -1,0 +1,184 @@
+"""`make run`: the portal with live demo data on the embedded default.
+
+Migrates a SQLite database under var/, seeds demo orgs and an admin (login printed), then starts what is
+available on this machine — the demo workload, Prometheus (scraping it), Alertmanager, Redis and a Celery
+worker with beat — and the web server on http://127.0.0.1:8000. Ctrl-C stops everything it started.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var" / "run"
+PY = sys.executable
+procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def pick_port(preferred: int) -> int:
+    if port_free(preferred):
+        return preferred
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    log = open(VAR / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    procs.append((name, p))
+    print(f"  started {name} (pid {p.pid}, log var/run/{name}.log)")
+    return p
+
+
+def wait_http(url: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+def stop_all(*_: object) -> None:
+    print("\nstopping…")
+    for name, p in reversed(procs):
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    for name, p in reversed(procs):
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+        print(f"  stopped {name}")
+    sys.exit(0)
+
+
+def ensure_backends_installed() -> None:
+    """As root on Debian, install Prometheus and Alertmanager if they are missing."""
+    if shutil.which("prometheus") and shutil.which("prometheus-alertmanager"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing prometheus and prometheus-alertmanager (Debian packages)…")
+        subprocess.run(["bash", "scripts/system-deps.sh", "--backends-only"], cwd=ROOT, check=False)
+
+
+def main() -> None:
+    VAR.mkdir(parents=True, exist_ok=True)
+    ensure_backends_installed()
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'portal.sqlite3'}")
+    rules_dir, file_sd_dir = VAR / "prometheus" / "rules", VAR / "prometheus" / "file_sd"
+    am_config = VAR / "alertmanager" / "alertmanager.yml"
+    for d in (rules_dir, file_sd_dir, am_config.parent):
+        d.mkdir(parents=True, exist_ok=True)
+    env.update(PROMETHEUS_RULES_DIR=str(rules_dir), PROMETHEUS_FILE_SD_DIR=str(file_sd_dir),
+               ALERTMANAGER_CONFIG_FILE=str(am_config), PORTAL_BASE_URL="http://127.0.0.1:8000")
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGTERM, stop_all)
+
+    manage = [PY, "manage.py"]
+    print("migrating the database…")
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+    print("starting local services:")
+    workload_port = pick_port(9101)
+    start("demo-workload", [PY, "-m", "dashboards_app.demo.workload", "--port", str(workload_port)], env)
+
+    redis_url = env.get("REDIS_URL", "")
+    if not redis_url and shutil.which("redis-server"):
+        rport = pick_port(6379)
+        if rport == 6379 or port_free(6379):
+            start("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                            "--appendonly", "no", "--dir", str(VAR)])
+        redis_url = f"redis://127.0.0.1:{rport}/3"
+        env["REDIS_URL"] = redis_url
+    elif not redis_url and not port_free(6379):
+        redis_url = env["REDIS_URL"] = "redis://127.0.0.1:6379/3"
+
+    if shutil.which("prometheus-alertmanager"):
+        am_port = pick_port(9093)
+        if not am_config.exists():
+            am_config.write_text((ROOT / "deploy" / "alertmanager" / "alertmanager.yml").read_text())
+        start("alertmanager", ["prometheus-alertmanager", f"--config.file={am_config}",
+                               f"--storage.path={VAR / 'alertmanager' / 'data'}",
+                               f"--web.listen-address=127.0.0.1:{am_port}",
+                               f"--cluster.listen-address=127.0.0.1:{pick_port(9094)}"])
+        env["ALERTMANAGER_URL"] = f"http://127.0.0.1:{am_port}"
+    else:
+        am_port = 0
+    if shutil.which("prometheus"):
+        prom_port = pick_port(9090)
+        cfg = VAR / "prometheus" / "prometheus.yml"
+        alerting = (f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{am_port}']\n"
+                    if am_port else "")
+        cfg.write_text(f"""global:
+  scrape_interval: 5s
+  evaluation_interval: 5s
+{alerting}rule_files:
+  - {rules_dir}/*.yml
+scrape_configs:
+  - job_name: demo-workload
+    scrape_interval: 5s
+    static_configs:
+      - targets: ['127.0.0.1:{workload_port}']
+  - job_name: portal
+    static_configs:
+      - targets: ['127.0.0.1:8000']
+  - job_name: org-targets
+    honor_labels: false
+    file_sd_configs:
+      - files: ['{file_sd_dir}/*.json']
+        refresh_interval: 10s
+""")
+        start("prometheus", ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={VAR / 'prometheus' / 'data'}",
+                             f"--web.listen-address=127.0.0.1:{prom_port}", "--web.enable-lifecycle",
+                             "--web.enable-remote-write-receiver", "--log.level=warn"])
+        env["PROMETHEUS_URL"] = f"http://127.0.0.1:{prom_port}"
+    else:
+        print("  prometheus not found: dashboards will say the backend is not configured")
+
+    if redis_url:
+        start("celery", [PY, "-m", "celery", "-A", "portal", "worker", "-B", "--concurrency", "2",
+                         "--loglevel", "INFO", "-s", str(VAR / "celerybeat-schedule")], env)
+
+    seed = subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    start("portal", [*manage, "runserver", "--noreload", "127.0.0.1:8000"], env)
+    start("demo-telemetry", [*manage, "demo_telemetry", "--portal", "http://127.0.0.1:8000"], env)
+    if not wait_http("http://127.0.0.1:8000/healthz"):
+        print("the web server did not start; see var/run/portal.log")
+        stop_all()
+    print()
+    print(seed.stdout.strip())
+    print()
+    print("portal: http://127.0.0.1:8000   (Ctrl-C stops everything)")
+    for key in ("PROMETHEUS_URL", "ALERTMANAGER_URL", "REDIS_URL"):
+        print(f"  {key}={env.get(key, '(not running)')}")
+    while True:
+        for name, p in procs:
+            if p.poll() is not None and name in ("portal",):
+                print(f"{name} exited with {p.returncode}; see var/run/{name}.log")
+                stop_all()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    main()
