@@ -32,7 +32,10 @@ __all__ = [
     "enforce",
     "enforce_matchers",
     "enforce_selector",
+    "is_label_name",
+    "is_metric_name",
     "normalize",
+    "normalize_selector",
     "parse_selector",
     "selectors",
 ]
@@ -41,13 +44,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # A regex is "exactly the literal" only when it has none of RE2's metacharacters.
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_:\-]*$")
 _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-# MatchOp is not hashable: key by its int value.
-_OPS = {int(pp.MatchOp.Equal): "=", int(pp.MatchOp.NotEqual): "!=", int(pp.MatchOp.Re): "=~",
-        int(pp.MatchOp.NotRe): "!~"}
+_METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+# MatchOp is not hashable, so no dict.
+_OPS = ((pp.MatchOp.Equal, "="), (pp.MatchOp.NotEqual, "!="), (pp.MatchOp.Re, "=~"), (pp.MatchOp.NotRe, "!~"))
 
 
 def _op(m: pp.Matcher) -> str:
-    return _OPS[int(m.op)]
+    for op, text in _OPS:
+        if m.op == op:
+            return text
+    raise PromQLSyntaxError(f"unknown matcher operator {m.op!r}")
 
 
 class PromQLError(Exception):
@@ -64,7 +70,11 @@ class PromQLSyntaxError(PromQLError):
 
 
 class ForeignOrgMatcher(PromQLError):
-    """A matcher on the org label that could select another org."""
+    """A matcher on the org label that could select another org; `.matcher` is its text."""
+
+    def __init__(self, message: str, position: int | None = None, matcher: str = "") -> None:
+        super().__init__(message, position)
+        self.matcher = matcher
 
 
 # ---------------------------------------------------------------- parsing
@@ -120,6 +130,7 @@ def _check_matchers(matchers: list[pp.Matcher], label: str, value: str, query: s
                 f"matcher {text} on the organization label {label!r} could select another organization; "
                 f"this token may only query {label}={_quote(value)}",
                 _matcher_position(query, label),
+                text,
             )
     return kept
 
@@ -299,6 +310,22 @@ def enforce_selector(selector: str, label: str, value: str) -> str:
     if not isinstance(expr, pp.VectorSelector) or expr.at is not None or expr.offset is not None:
         raise PromQLSyntaxError(f"match[] must be a series selector, got {selector!r}", 0)
     return _Printer(label, value, selector).selector(expr)
+
+
+def normalize_selector(selector: str) -> str:
+    """One `match[]` entry, validated and printed canonically, without enforcement."""
+    expr = _parse(selector)
+    if not isinstance(expr, pp.VectorSelector) or expr.at is not None or expr.offset is not None:
+        raise PromQLSyntaxError(f"match[] must be a series selector, got {selector!r}", 0)
+    return _Printer(None, "", selector).selector(expr)
+
+
+def is_label_name(name: str) -> bool:
+    return bool(_LABEL_NAME_RE.match(name))
+
+
+def is_metric_name(name: str) -> bool:
+    return bool(_METRIC_NAME_RE.match(name))
 
 
 def parse_selector(selector: str) -> pp.VectorSelector:

@@ -203,8 +203,27 @@ PROMTOOL = _str("PROMTOOL", "promtool")
 AMTOOL = _str("AMTOOL", "amtool")
 PORTAL_BASE_URL = _str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
+# metrics_app (issue 5): query guards and result cache of the federated Prometheus API.
+PROMETHEUS_KIND = env.str("PROMETHEUS_KIND", default="prometheus")  # kind of the PROMETHEUS_URL datasource
+METRICS_QUERY_TIMEOUT_SECONDS = env.float("METRICS_QUERY_TIMEOUT_SECONDS", default=30.0)
+METRICS_MAX_RANGE_SECONDS = env.int("METRICS_MAX_RANGE_SECONDS", default=32 * 86400)
+METRICS_MAX_POINTS = env.int("METRICS_MAX_POINTS", default=11000)
+METRICS_MIN_STEP_SECONDS = env.float("METRICS_MIN_STEP_SECONDS", default=1.0)
+METRICS_MAX_SERIES = env.int("METRICS_MAX_SERIES", default=10000)
+METRICS_MAX_CONCURRENT_PER_ORG = env.int("METRICS_MAX_CONCURRENT_PER_ORG", default=10)
+METRICS_CACHE_TTL_SECONDS = env.int("METRICS_CACHE_TTL_SECONDS", default=300)
+METRICS_CACHE_RECENT_TTL_SECONDS = env.int("METRICS_CACHE_RECENT_TTL_SECONDS", default=5)
+
 # Encryption key for secrets at rest (datasource passwords, channel webhooks); derived from SECRET_KEY if unset.
 FIELD_ENCRYPTION_KEY = _str("FIELD_ENCRYPTION_KEY", "")
+
+# alerts_app: where Alertmanager sends email and PagerDuty events, and how it reaches the portal's
+# inbound hook (history + Teams/webhook relay; each receiver's URL is signed with ALERTS_HOOK_SECRET).
+ALERTS_SMTP_SMARTHOST = _str("ALERTS_SMTP_SMARTHOST", "localhost:25")
+ALERTS_SMTP_FROM = _str("ALERTS_SMTP_FROM", "alerts@localhost")
+ALERTS_PAGERDUTY_URL = _str("ALERTS_PAGERDUTY_URL", "https://events.pagerduty.com/v2/enqueue")
+ALERTS_HOOK_SECRET = _str("ALERTS_HOOK_SECRET", "")
+ALERTS_HOOK_BASE_URL = _str("ALERTS_HOOK_BASE_URL", PORTAL_BASE_URL)
 
 # Login throttling: failures per window before the account or the IP must wait.
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
@@ -216,6 +235,23 @@ EXPORTS_DIR = Path(_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
 # logs_app exports (issue 9): hours a finished export (and its link) lives; bytes of exports kept per org.
 EXPORTS_TTL_HOURS = env.int("EXPORTS_TTL_HOURS", default=72)
 EXPORTS_QUOTA_BYTES = env.int("EXPORTS_QUOTA_BYTES", default=2 * 1024**3)
+
+# metrics_in_app (issue 10): default per-org ingest limits (staff override per org), the forwarding
+# queue and retries, and which private networks scrape targets may use (empty: none, SSRF guard).
+METRICS_IN_SAMPLES_PER_SECOND = env.int("METRICS_IN_SAMPLES_PER_SECOND", default=200_000)
+METRICS_IN_MAX_ACTIVE_SERIES = env.int("METRICS_IN_MAX_ACTIVE_SERIES", default=200_000)
+METRICS_IN_MAX_LABELS_PER_SERIES = env.int("METRICS_IN_MAX_LABELS_PER_SERIES", default=40)
+METRICS_IN_MAX_LABEL_NAME_LENGTH = env.int("METRICS_IN_MAX_LABEL_NAME_LENGTH", default=128)
+METRICS_IN_MAX_LABEL_VALUE_LENGTH = env.int("METRICS_IN_MAX_LABEL_VALUE_LENGTH", default=2048)
+METRICS_IN_ACTIVE_WINDOW_SECONDS = env.int("METRICS_IN_ACTIVE_WINDOW_SECONDS", default=1200)
+METRICS_IN_QUEUE_MAX_SAMPLES = env.int("METRICS_IN_QUEUE_MAX_SAMPLES", default=1_000_000)
+METRICS_IN_BATCH_SERIES = env.int("METRICS_IN_BATCH_SERIES", default=5000)
+METRICS_IN_FORWARD_TIMEOUT_SECONDS = env.float("METRICS_IN_FORWARD_TIMEOUT_SECONDS", default=5.0)
+METRICS_IN_FORWARD_DEADLINE_SECONDS = env.float("METRICS_IN_FORWARD_DEADLINE_SECONDS", default=8.0)
+METRICS_IN_RETRY_BASE_SECONDS = env.float("METRICS_IN_RETRY_BASE_SECONDS", default=0.1)
+METRICS_IN_RETRY_MAX_SECONDS = env.float("METRICS_IN_RETRY_MAX_SECONDS", default=2.0)
+METRICS_IN_RETRY_AFTER_SECONDS = env.int("METRICS_IN_RETRY_AFTER_SECONDS", default=5)
+METRICS_IN_SCRAPE_ALLOW_NETS = env.list("METRICS_IN_SCRAPE_ALLOW_NETS", default=[])
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from logs_app.store.records import LogRecord
+
 COLUMNS = ("timestamp", "level", "service", "message", "trace_id", "span_id", "correlation_id", "attributes")
 
 # A spreadsheet runs a cell as a formula when it starts with one of these (OWASP "CSV injection").
@@ -82,11 +84,34 @@ class ExportWriter:
             self._csv.writerow(COLUMNS)
 
     def write(self, record: Any) -> None:
+        if type(record) is LogRecord:
+            self._write_log(record)
+            return
         fields = record_fields(record)
         if self._csv is not None:
             self._csv.writerow([escape_cell(_text(fields[c])) for c in COLUMNS])
         else:
             self._out.write(json.dumps(fields, separators=(",", ":"), default=_json_default))
+            self._out.write("\n")
+        self.rows += 1
+
+    def _write_log(self, r: LogRecord) -> None:
+        """The hot path for the store's own records: no intermediate dict, attributes dumped once."""
+        attrs = json.dumps(r.attributes, separators=(",", ":"), sort_keys=True, default=str) if r.attributes else ""
+        ts = r.time.isoformat()
+        if self._csv is not None:
+            body, service = r.body, r.service
+            if body and body[0] in _FORMULA_START:
+                body = "'" + body
+            if service and service[0] in _FORMULA_START:
+                service = "'" + service
+            self._csv.writerow((ts, r.level, service, body, r.trace_id, r.span_id,
+                                escape_cell(r.correlation_id), escape_cell(attrs)))
+        else:
+            self._out.write(json.dumps(
+                {"timestamp": ts, "level": r.level, "service": r.service, "message": r.body,
+                 "trace_id": r.trace_id, "span_id": r.span_id, "correlation_id": r.correlation_id,
+                 "attributes": r.attributes}, separators=(",", ":"), default=str))
             self._out.write("\n")
         self.rows += 1
 

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
-from portal.tenancy import api, views
+from portal.tenancy import api, platform, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("members", api.MemberViewSet, basename="member")
@@ -12,6 +12,8 @@ router.register("audit", api.AuditViewSet, basename="audit")
 
 api_patterns: list[URLPattern | URLResolver] = [
     path("org/", api.CurrentOrgView.as_view(), name="api-org"),
+    path("platform/orgs/", platform.PlatformOrgsView.as_view(), name="api-platform-orgs"),
+    path("platform/audit/", platform.PlatformAuditView.as_view(), name="api-platform-audit"),
     *router.urls,
 ]
 
@@ -25,6 +27,10 @@ account_patterns: list[URLPattern | URLResolver] = [
     path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("switch-org/", views.switch_org, name="switch-org"),
+]
+
+platform_patterns: list[URLPattern | URLResolver] = [
+    path("audit/", platform.PlatformAuditPage.as_view(), name="platform-audit"),
 ]
 
 org_patterns: list[URLPattern | URLResolver] = [

@@ -1,0 +1,275 @@
+"""Sync the database into Prometheus and Alertmanager: render → validate (promtool/amtool) → write
+atomically → reload → read back what was really loaded → record each rule's sync state.
+
+`sync_orgs([id])` is the per-change path (that org's rule file + the shared Alertmanager config);
+`sync_orgs(None)` is the reconcile (every org, orphan files removed, drift repaired). Both hold the
+one sync lock, so syncs are serialized; per-org generation counters coalesce bursts."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
+from portal.tenancy.models import Organization
+
+from . import checks, render, secrets
+from .locking import sync_lock
+from .models import Channel, NotificationPolicy, OrgSync, RecordingRule, Rule, RuleKind, SyncState
+from .prometheus_admin import PrometheusAdmin
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncReport:
+    orgs: int = 0
+    files_written: int = 0
+    files_removed: int = 0
+    am_written: bool = False
+    reloaded_prometheus: bool = False
+    reloaded_alertmanager: bool = False
+    synced: int = 0
+    errors: dict[int, str] = field(default_factory=dict)
+    coalesced: bool = False
+
+
+def request_sync(org: Organization, rule_ids: list[int] | None = None) -> None:
+    """Call inside the transaction that changed the org's alerting config: marks rules pending, bumps the
+    org's generation, and queues one sync after commit."""
+    if rule_ids:
+        Rule.objects.for_org(org).filter(id__in=rule_ids).update(sync_state=SyncState.PENDING, sync_error="")
+    state, _ = OrgSync.objects.all_orgs().get_or_create(org=org)
+    OrgSync.objects.for_org(org).filter(pk=state.pk).update(requested=F("requested") + 1)
+    from .tasks import sync_org_task
+
+    org_id = int(org.pk)
+    transaction.on_commit(lambda: sync_org_task.delay(org_id))
+
+
+def sync_org(org_id: int) -> SyncReport:
+    """One org's change. Returns quickly (coalesced) when a sync already covered its generation."""
+    state = OrgSync.objects.all_orgs().filter(org_id=org_id).first()
+    if state is None:
+        state = OrgSync.objects.all_orgs().get_or_create(org_id=org_id)[0]
+    with sync_lock():
+        state.refresh_from_db()
+        if state.done >= state.requested and state.requested > 0:
+            return SyncReport(coalesced=True)
+        generation = state.requested
+        report = _sync([org_id])
+        if org_id not in report.errors or not report.errors[org_id].startswith(("prometheus", "alertmanager")):
+            OrgSync.objects.all_orgs().filter(org_id=org_id, done__lt=generation).update(
+                done=generation, last_error=report.errors.get(org_id, ""), last_synced_at=timezone.now())
+        return report
+
+
+def reconcile() -> SyncReport:
+    with sync_lock():
+        return _sync(None)
+
+
+def _sync(org_ids: list[int] | None) -> SyncReport:
+    report = SyncReport()
+    full = org_ids is None
+    orgs_with_config = _orgs_with_config()
+    target_ids = sorted(orgs_with_config if full else set(org_ids or []))
+    orgs = {int(o.pk): o for o in Organization.objects.filter(id__in=set(target_ids) | orgs_with_config)}
+    report.orgs = len(target_ids)
+
+    # 1. Render and validate the rule files of the target orgs.
+    rules_by_org, recording_by_org, channels_by_rule = _load_rules(target_ids)
+    texts: dict[int, str] = {}
+    render_failed: dict[int, dict[int, str]] = {}
+    for org_id in target_ids:
+        org = orgs.get(org_id)
+        if org is None:
+            continue
+        text, failed = render.render_rules_file(org, rules_by_org.get(org_id, []),
+                                                recording_by_org.get(org_id, []), channels_by_rule)
+        texts[org_id] = text
+        render_failed[org_id] = failed
+    changed = {oid: t for oid, t in texts.items() if _read(render.rules_path(oid)) != t}
+    invalid = checks.check_rules_many({str(k): v for k, v in changed.items()})
+    for key, err in invalid.items():
+        report.errors[int(key)] = f"promtool check rules rejected the rule file; nothing was written: {err}"
+    for org_id, text in changed.items():
+        if str(org_id) in invalid:
+            continue
+        checks.atomic_write(render.rules_path(org_id), text)
+        report.files_written += 1
+    if full:
+        report.files_removed = _remove_orphans(set(texts))
+
+    # 2. The Alertmanager config (one for all orgs).
+    am_text = _render_am(orgs_with_config, orgs)
+    am_path = settings.ALERTMANAGER_CONFIG_FILE
+    am_error = ""
+    if _read(am_path) != am_text:
+        try:
+            checks.check_alertmanager_config(am_text)
+            checks.atomic_write(am_path, am_text)
+            report.am_written = True
+        except checks.CheckFailed as exc:
+            am_error = f"amtool check-config rejected the Alertmanager config; nothing was written: {exc.output}"
+            log.error(am_error)
+
+    # 3. Reload and read back.
+    backend_error = ""
+    prom = PrometheusAdmin()
+    loaded: set[str] | None = None
+    if prom.configured:
+        try:
+            if report.files_written or report.files_removed or full:
+                prom.reload()
+                report.reloaded_prometheus = True
+            loaded = _loaded_rule_ids(prom)
+            expected = _expected_ids(target_ids, rules_by_org, render_failed, invalid)
+            if full and not expected <= loaded:
+                # Drift between disk and memory (a reload that failed, a file edited back): reload once more.
+                prom.reload()
+                report.reloaded_prometheus = True
+                loaded = _loaded_rule_ids(prom)
+        except (BackendUnavailable, BackendRejected) as exc:
+            backend_error = str(exc)
+    am = AlertmanagerClient()
+    if am.configured and not backend_error:
+        try:
+            if report.am_written or full:
+                if report.am_written or not _am_has_receivers(am, orgs_with_config):
+                    am.reload()
+                    report.reloaded_alertmanager = True
+            if not _am_has_receivers(am, set(target_ids) & orgs_with_config):
+                backend_error = "alertmanager did not load the generated config (receivers missing after reload)"
+        except (BackendUnavailable, BackendRejected) as exc:
+            backend_error = str(exc)
+
+    # 4. Record each rule's state.
+    now = timezone.now()
+    for org_id in target_ids:
+        org_error = report.errors.get(org_id, "") or am_error or backend_error
+        failed = render_failed.get(org_id, {})
+        synced_ids: list[int] = []
+        errors: dict[int, str] = {}
+        for rule in rules_by_org.get(org_id, []):
+            rid = int(rule.pk)
+            if rid in failed:
+                errors[rid] = f"could not render: {failed[rid]}"
+            elif org_error:
+                errors[rid] = org_error
+            elif (rule.enabled and rule.kind != RuleKind.LOG and loaded is not None
+                  and str(rid) not in loaded):
+                errors[rid] = "Prometheus did not load this rule"
+            else:
+                synced_ids.append(rid)
+        if synced_ids:
+            Rule.objects.all_orgs().filter(id__in=synced_ids).exclude(
+                sync_state=SyncState.SYNCED, sync_error="").update(sync_state=SyncState.SYNCED, sync_error="")
+            Rule.objects.all_orgs().filter(id__in=synced_ids).update(synced_at=now)
+        for rid, msg in errors.items():
+            Rule.objects.all_orgs().filter(id=rid).update(sync_state=SyncState.ERROR, sync_error=msg[:4000])
+        report.synced += len(synced_ids)
+        if org_error:
+            report.errors[org_id] = org_error
+    if backend_error:
+        raise BackendUnavailable(backend_error.split(" ")[0], backend_error)
+    return report
+
+
+def _read(path: Any) -> str | None:
+    try:
+        return str(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def _orgs_with_config() -> set[int]:
+    ids: set[int] = set()
+    for model in (Rule, RecordingRule, Channel):
+        ids.update(model.objects.all_orgs().values_list("org_id", flat=True).distinct())
+    return ids
+
+
+def _load_rules(org_ids: list[int]) -> tuple[dict[int, list[Rule]], dict[int, list[RecordingRule]],
+                                             dict[int, list[int]]]:
+    rules: dict[int, list[Rule]] = {}
+    for r in Rule.objects.all_orgs().filter(org_id__in=org_ids).order_by("org_id", "group", "id"):
+        rules.setdefault(int(r.org_id), []).append(r)
+    recording: dict[int, list[RecordingRule]] = {}
+    for rec in RecordingRule.objects.all_orgs().filter(org_id__in=org_ids).order_by("org_id", "group", "id"):
+        recording.setdefault(int(rec.org_id), []).append(rec)
+    by_rule: dict[int, list[int]] = {}
+    for rule_id, channel_id in Rule.channels.through.objects.filter(rule__org_id__in=org_ids).values_list(
+            "rule_id", "channel_id"):
+        by_rule.setdefault(rule_id, []).append(channel_id)
+    return rules, recording, by_rule
+
+
+def _render_am(org_ids: set[int], orgs: dict[int, Organization]) -> str:
+    channels: dict[int, list[Channel]] = {}
+    chan_secrets: dict[int, dict[str, Any]] = {}
+    for ch in Channel.objects.all_orgs().filter(org_id__in=org_ids).order_by("org_id", "id"):
+        channels.setdefault(int(ch.org_id), []).append(ch)
+        chan_secrets[int(ch.pk)] = secrets.read(ch)
+    policies = {int(p.org_id): p for p in NotificationPolicy.objects.all_orgs().filter(org_id__in=org_ids)}
+    return render.render_alertmanager_config([orgs[i] for i in sorted(org_ids) if i in orgs], channels,
+                                             policies, chan_secrets)
+
+
+def _remove_orphans(keep: set[int]) -> int:
+    removed = 0
+    for path in render.rules_path(0).parent.glob("portal-org-*.yml"):
+        try:
+            org_id = int(path.stem.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if org_id not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _loaded_rule_ids(prom: PrometheusAdmin) -> set[str]:
+    ids: set[str] = set()
+    for group in prom.rule_groups():
+        for rule in group.get("rules", []):
+            rid = rule.get("labels", {}).get(render.RULE_LABEL)
+            if rule.get("type") == "alerting" and rid:
+                ids.add(str(rid))
+    return ids
+
+
+def _expected_ids(org_ids: list[int], rules_by_org: dict[int, list[Rule]], failed: dict[int, dict[int, str]],
+                  invalid: dict[str, str]) -> set[str]:
+    out: set[str] = set()
+    for org_id in org_ids:
+        if str(org_id) in invalid:
+            continue
+        for r in rules_by_org.get(org_id, []):
+            if r.enabled and r.kind != RuleKind.LOG and int(r.pk) not in failed.get(org_id, {}):
+                out.add(str(r.pk))
+    return out
+
+
+def _am_has_receivers(am: AlertmanagerClient, org_ids: set[int]) -> bool:
+    original = am.status().get("config", {}).get("original", "")
+    try:
+        loaded = {r.get("name") for r in (yaml.safe_load(original) or {}).get("receivers", [])}
+    except yaml.YAMLError:
+        return False
+    return all(f"org{i}-history" in loaded for i in org_ids)
+
+
+def org_sync_status(org: Organization) -> dict[str, Any]:
+    state = OrgSync.objects.for_org(org).first()
+    counts = {s: Rule.objects.for_org(org).filter(sync_state=s).count() for s in SyncState.values}
+    return {"requested": state.requested if state else 0, "done": state.done if state else 0,
+            "last_error": state.last_error if state else "",
+            "last_synced_at": state.last_synced_at if state else None, "rules": counts}

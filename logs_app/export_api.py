@@ -1,0 +1,301 @@
+"""REST endpoints of issue 9, mounted under /api/v1/ by logs_app/api_urls.py:
+
+- `exports/` (list, create, retrieve, delete, `POST exports/<id>/cancel/`) and `exports/schedules/`;
+- `exports/download/<token>/`: the signed, expiring, org-checked download link (public: e-mail links);
+- `logs/context/<record id>/`, `logs/tail/`: context around a record and live tail polling;
+- `performance/` (per service + endpoint latency percentiles), `performance/histogram/`, `service-map/`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from logs_app import performance
+from logs_app.exports import links, services
+from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
+from portal.errors import ServiceError, json_error
+from portal.tenancy import audit
+from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet, OrgScopedViewSet
+from portal.tenancy.auth import TokenError, authenticate_api_token, bearer_token
+from portal.tenancy.context import context_for
+from portal.tenancy.models import Organization
+
+# -- exports ------------------------------------------------------------------------------------------
+
+
+class ExportSerializer(serializers.ModelSerializer[Export]):
+    percent = serializers.FloatField(read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Export
+        fields: ClassVar[list[str]] = [
+            "id", "query", "start", "end", "format", "gzip", "status", "rows_written", "rows_total", "percent",
+            "progress", "size_bytes", "cancel_requested", "error", "schedule", "created_at", "started_at",
+            "finished_at", "expires_at", "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, obj: Export) -> dict[str, Any]:
+        return {"rows": obj.rows_written, "total": obj.rows_total, "percent": obj.percent}
+
+    def get_download_url(self, obj: Export) -> str | None:
+        if obj.status != ExportStatus.DONE or obj.expires_at <= timezone.now():
+            return None
+        return links.download_url(obj)
+
+
+class ExportCreateSerializer(serializers.Serializer[Any]):
+    query = serializers.CharField(allow_blank=True, default="", max_length=2000)
+    start = serializers.DateTimeField(required=False)
+    end = serializers.DateTimeField(required=False)
+    since = serializers.DurationField(required=False, help_text="Instead of start: this long before end.")
+    format = serializers.ChoiceField(choices=ExportFormat.choices, default=ExportFormat.CSV)
+    gzip = serializers.BooleanField(default=True)
+
+    def to_request(self) -> services.ExportRequest:
+        data = self.validated_data
+        end: datetime = data.get("end") or timezone.now()
+        start: datetime = data.get("start") or end - (data.get("since") or timedelta(hours=1))
+        return services.ExportRequest(query=data["query"], start=start, end=end, format=data["format"],
+                                      gzip=data["gzip"])
+
+
+class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedGenericViewSet):
+    """Log exports of the caller's org. Viewers may export (it reads data); cancel/delete need the same."""
+
+    model = Export
+    serializer_class = ExportSerializer
+    write_role = "viewer"
+    lookup_value_regex = r"\d+"
+
+    @extend_schema(request=ExportCreateSerializer, responses={202: ExportSerializer})
+    def create(self, request: Request) -> Response:
+        form = ExportCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        export = services.create_export(self.org, request.user, form.to_request())
+        audit.record(request, "create", export, {"query": export.query, "format": export.format})
+        export.refresh_from_db()
+        return Response(ExportSerializer(export).data, status=202)
+
+    @extend_schema(request=None, responses={200: ExportSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        export = services.cancel_export(self.org, self.get_object().pk)
+        return Response(ExportSerializer(export).data)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        export = self.get_object()
+        with transaction.atomic():
+            audit.record(request, "delete", export, {})
+            services.delete_export(self.org, export.pk)
+        return Response(status=204)
+
+    @extend_schema(responses={200: dict})
+    @action(detail=False, methods=["get"])
+    def quota(self, request: Request) -> Response:
+        return Response({"used_bytes": services.used_bytes(self.org), "quota_bytes": services.quota_bytes()})
+
+
+class ExportScheduleSerializer(serializers.ModelSerializer[ExportSchedule]):
+    class Meta:
+        model = ExportSchedule
+        fields: ClassVar[list[str]] = ["id", "name", "query", "format", "gzip", "frequency", "at_time", "weekday",
+                                       "enabled", "owner", "last_run_at", "next_run_at", "created_at"]
+        read_only_fields: ClassVar[list[str]] = ["owner", "last_run_at", "next_run_at", "created_at"]
+
+    def validate_weekday(self, value: int) -> int:
+        if not 0 <= value <= 6:
+            raise serializers.ValidationError("0 (Monday) to 6 (Sunday).")
+        return value
+
+    def validate_query(self, value: str) -> str:
+        services.check_query(value)
+        return value
+
+    def save(self, **kwargs: Any) -> ExportSchedule:
+        obj = super().save(**kwargs)
+        services.save_schedule(obj)  # computes next_run_at
+        return obj
+
+    def create(self, validated_data: dict[str, Any]) -> ExportSchedule:
+        request = self.context["request"]
+        validated_data["owner"] = request.user
+        return super().create(validated_data)
+
+
+class ExportScheduleViewSet(OrgScopedViewSet):
+    """Daily or weekly exports at a time (UTC); the owner (creator) gets an e-mail with the link."""
+
+    model = ExportSchedule
+    serializer_class = ExportScheduleSerializer
+    lookup_value_regex = r"\d+"
+
+
+@require_GET
+def download(request: HttpRequest, token: str) -> HttpResponse:
+    """Serve an export file for a valid signed link.
+
+    The link is signed with (export id, org id, expiry) and works without a session, so the e-mailed link
+    can be fetched by scripts. When the caller *is* identified (session or bearer token) they must also
+    belong to that org. Anything wrong — bad signature, expired, another org, file gone — is the same 404.
+    """
+    claim = links.read_token(token)
+    if claim is None:
+        return json_error(404, "not_found", "Download link not found or expired.")
+    org = Organization.objects.filter(pk=claim.org_id).first()
+    export = Export.objects.for_org(org).filter(pk=claim.export_id).first() if org else None
+    if org is None or export is None or not _caller_may_read(request, org):
+        return json_error(404, "not_found", "Download link not found or expired.")
+    path = export.file_path()
+    if export.status != ExportStatus.DONE or export.expires_at <= timezone.now() or path is None \
+            or not path.exists():
+        return json_error(404, "not_found", "Download link not found or expired.")
+    content_type = "application/gzip" if export.gzip else (
+        "text/csv; charset=utf-8" if export.format == ExportFormat.CSV else "application/x-ndjson")
+    resp = FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name,
+                        content_type=content_type)
+    resp["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def _caller_may_read(request: HttpRequest, org: Organization) -> bool:
+    raw = bearer_token(request)
+    if raw is not None:
+        try:
+            _, ctx = authenticate_api_token(raw)
+        except TokenError:
+            return False
+        return ctx.org.pk == org.pk
+    if request.user.is_authenticated:
+        return context_for(request.user, org) is not None
+    return True
+
+
+# -- logs: context and tail -------------------------------------------------------------------------
+
+
+def _record_json(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id, "time": r.time.isoformat(), "level": r.level, "service": r.service, "body": r.body,
+        "trace_id": r.trace_id, "span_id": r.span_id, "correlation_id": r.correlation_id,
+        "user_id": r.user_id, "resource": r.resource, "attributes": r.attributes,
+    }
+
+
+class LogContextView(OrgAPIView):
+    """Records of the same service around one record (`before`/`after`, at most 100 each)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, record_id: str) -> Response:
+        from logs_app.store import get_store
+
+        before = _int_param(request, "before", 10, 0, 100)
+        after = _int_param(request, "after", 10, 0, 100)
+        ctx = get_store().context(self.org, record_id, before=before, after=after)
+        if ctx is None:
+            raise Http404("Log record not found.")
+        return Response({"record": _record_json(ctx.record), "before": [_record_json(r) for r in ctx.before],
+                         "after": [_record_json(r) for r in ctx.after]})
+
+
+class LogTailView(OrgAPIView):
+    """Live tail by polling: records newer than `cursor` (none given: a cursor at "now", no records)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        from logs_app.query.errors import QueryError
+        from logs_app.store import get_store
+        from logs_app.store.records import CursorError
+
+        query = request.query_params.get("q", "")
+        services.check_query(query)
+        try:
+            page = get_store().tail(self.org, query, request.query_params.get("cursor") or None,
+                                    limit=_int_param(request, "limit", 200, 1, 1000))
+        except CursorError as e:
+            # A cursor of another org is rejected the same way as a broken one: it reveals nothing.
+            raise ServiceError(404, "not_found", "Unknown tail cursor.") from e
+        except QueryError as e:
+            raise ServiceError(400, "bad_query", f"Invalid search: {e}", e.details()) from e
+        return Response({"records": [_record_json(r) for r in page.records], "cursor": page.next_cursor})
+
+
+def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise ServiceError(400, "invalid", f"{name} must be an integer.") from e
+    if not lo <= value <= hi:
+        raise ServiceError(400, "invalid", f"{name} must be between {lo} and {hi}.")
+    return value
+
+
+# -- performance and service map --------------------------------------------------------------------
+
+
+class PerformanceView(OrgAPIView):
+    """Per service + endpoint: count, throughput (req/s), error rate, p50/p95/p99 (ms), over a window;
+    `slowest` lists the endpoints by p95."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        window = performance.window_from(request.query_params)
+        report = performance.analyse(self.org, window, service=request.query_params.get("service", ""))
+        return Response(report.as_dict())
+
+
+class PerformanceHistogramView(OrgAPIView):
+    """The latency histogram (ms buckets) of one endpoint: `service` and `endpoint` are required."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        service = request.query_params.get("service", "")
+        endpoint = request.query_params.get("endpoint", "")
+        if not service or not endpoint:
+            raise ServiceError(400, "invalid", "service and endpoint are required.")
+        window = performance.window_from(request.query_params)
+        return Response(performance.latency_histogram(self.org, window, service, endpoint))
+
+
+class ServiceMapView(OrgAPIView):
+    """Services as nodes, calls (a child span in another service than its parent) as edges."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        window = performance.window_from(request.query_params)
+        return Response(performance.service_map(self.org, window))
+
+
+# -- routes ---------------------------------------------------------------------------------------------
+
+_router = SimpleRouter(trailing_slash=True)
+_router.register("exports/schedules", ExportScheduleViewSet, basename="logs-export-schedule")
+_router.register("exports", ExportViewSet, basename="logs-export")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("exports/download/<str:token>/", download, name="logs-export-download"),
+    *_router.urls,
+    path("logs/context/<str:record_id>/", LogContextView.as_view(), name="logs-context"),
+    path("logs/tail/", LogTailView.as_view(), name="logs-tail"),
+    path("performance/", PerformanceView.as_view(), name="logs-performance"),
+    path("performance/histogram/", PerformanceHistogramView.as_view(), name="logs-performance-histogram"),
+    path("service-map/", ServiceMapView.as_view(), name="logs-service-map"),
+]

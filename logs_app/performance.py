@@ -1,0 +1,222 @@
+"""Performance analysis from spans: per service and endpoint latency percentiles, throughput and error
+rate over a window; the slowest endpoints; one endpoint's latency histogram; the service map.
+
+An *endpoint request* is an entry span: kind server or consumer, or a root span (no parent). Its
+endpoint is `http.route` when the span has one, else the span name (OTel names server spans
+"GET /route"). Spans come from the store, scoped to the org like every other read.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from logs_app.store.records import SpanRecord
+from portal.errors import ServiceError
+from portal.tenancy.models import Organization
+
+# When the store cannot stream spans, traces are read one by one: at most this many per request.
+MAX_TRACES_FALLBACK = 2000
+MAX_WINDOW = timedelta(days=31)
+HISTOGRAM_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
+_SINCE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @property
+    def seconds(self) -> float:
+        return max((self.end - self.start).total_seconds(), 1e-9)
+
+
+def parse_since(raw: str) -> timedelta:
+    m = _SINCE.match(raw.strip())
+    if not m:
+        raise ServiceError(400, "invalid", f"since={raw!r}: use a number and s, m, h, d or w (e.g. 15m, 24h).")
+    return timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])
+
+
+def _time(raw: str, name: str) -> datetime:
+    value = parse_datetime(raw)
+    if value is None:
+        try:
+            value = datetime.fromtimestamp(float(raw), tz=UTC)
+        except ValueError as e:
+            raise ServiceError(400, "invalid", f"{name}={raw!r} is not an ISO 8601 time or a Unix time.") from e
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def window_from(params: Mapping[str, str]) -> Window:
+    """`start`/`end` (ISO 8601 or Unix seconds) or `since` (15m, 1h, 7d); default the last hour."""
+    end = _time(params["end"], "end") if params.get("end") else timezone.now()
+    if params.get("start"):
+        start = _time(params["start"], "start")
+    else:
+        start = end - parse_since(params.get("since") or "1h")
+    if end <= start:
+        raise ServiceError(400, "invalid", "end must be after start.")
+    if end - start > MAX_WINDOW:
+        raise ServiceError(400, "invalid", f"The window may span at most {MAX_WINDOW.days} days.")
+    return Window(start, end)
+
+
+def iter_spans(org: Organization, window: Window, query: str = "") -> tuple[Iterator[SpanRecord], bool]:
+    """The org's spans starting in the window, and whether they are complete (False: a sample).
+
+    Uses the store's `iter_spans` when it has one; otherwise the traces found by `search_traces`."""
+    from logs_app.store import get_store
+
+    store = get_store()
+    streaming = getattr(store, "iter_spans", None)
+    if streaming is not None:
+        return streaming(org, query, window.start, window.end), True
+    summaries = store.search_traces(org, query, window.start, window.end, limit=MAX_TRACES_FALLBACK)
+
+    def spans() -> Iterator[SpanRecord]:
+        for s in summaries:
+            trace = store.get_trace(org, s.trace_id)
+            if trace is None:
+                continue
+            for span in trace.spans:
+                if window.start <= span.start < window.end:
+                    yield span
+
+    return spans(), len(summaries) < MAX_TRACES_FALLBACK
+
+
+def is_entry(span: SpanRecord) -> bool:
+    return span.kind in ("server", "consumer") or not span.parent_span_id
+
+
+def endpoint_of(span: SpanRecord) -> str:
+    route = span.attributes.get("http.route")
+    if isinstance(route, str) and route:
+        method = span.attributes.get("http.request.method") or span.attributes.get("http.method")
+        return f"{method} {route}" if isinstance(method, str) and method else route
+    return span.name
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+@dataclass
+class EndpointStats:
+    service: str
+    endpoint: str
+    durations: list[float] = field(default_factory=list)
+    errors: int = 0
+
+    def as_dict(self, seconds: float) -> dict[str, Any]:
+        d = sorted(self.durations)
+        n = len(d)
+        return {
+            "service": self.service, "endpoint": self.endpoint, "count": n,
+            "throughput_rps": round(n / seconds, 4), "errors": self.errors,
+            "error_rate": round(self.errors / n, 4) if n else 0.0,
+            "p50_ms": round(percentile(d, 50), 3), "p95_ms": round(percentile(d, 95), 3),
+            "p99_ms": round(percentile(d, 99), 3), "max_ms": round(d[-1], 3) if d else 0.0,
+        }
+
+
+@dataclass
+class Report:
+    window: Window
+    endpoints: list[dict[str, Any]]
+    complete: bool
+
+    def as_dict(self, slowest: int = 10) -> dict[str, Any]:
+        by_p95 = sorted(self.endpoints, key=lambda e: (-e["p95_ms"], e["service"], e["endpoint"]))
+        return {
+            "start": self.window.start.isoformat(), "end": self.window.end.isoformat(),
+            "complete": self.complete, "endpoints": self.endpoints, "slowest": by_p95[:slowest],
+        }
+
+
+def analyse(org: Organization, window: Window, service: str = "") -> Report:
+    spans, complete = iter_spans(org, window, f'service="{_quote(service)}"' if service else "")
+    stats: dict[tuple[str, str], EndpointStats] = {}
+    for span in spans:
+        if not is_entry(span) or (service and span.service != service):
+            continue
+        key = (span.service, endpoint_of(span))
+        st = stats.get(key)
+        if st is None:
+            st = stats[key] = EndpointStats(*key)
+        st.durations.append(span.duration_ms)
+        if span.status == "error":
+            st.errors += 1
+    rows = [s.as_dict(window.seconds) for s in stats.values()]
+    rows.sort(key=lambda r: (r["service"], r["endpoint"]))
+    return Report(window, rows, complete)
+
+
+def latency_histogram(org: Organization, window: Window, service: str, endpoint: str) -> dict[str, Any]:
+    spans, complete = iter_spans(org, window, f'service="{_quote(service)}"')
+    counts = [0] * (len(HISTOGRAM_BOUNDS_MS) + 1)
+    durations: list[float] = []
+    for span in spans:
+        if span.service != service or not is_entry(span) or endpoint_of(span) != endpoint:
+            continue
+        ms = span.duration_ms
+        durations.append(ms)
+        i = next((i for i, b in enumerate(HISTOGRAM_BOUNDS_MS) if ms <= b), len(HISTOGRAM_BOUNDS_MS))
+        counts[i] += 1
+    durations.sort()
+    buckets = [{"le_ms": b, "count": c} for b, c in zip((*HISTOGRAM_BOUNDS_MS, None), counts, strict=True)]
+    return {"service": service, "endpoint": endpoint, "count": len(durations), "complete": complete,
+            "p50_ms": percentile(durations, 50), "p95_ms": percentile(durations, 95),
+            "p99_ms": percentile(durations, 99), "buckets": buckets}
+
+
+def service_map(org: Organization, window: Window) -> dict[str, Any]:
+    """Nodes are services; an edge parent→child counts spans whose parent ran in another service."""
+    spans, complete = iter_spans(org, window)
+    owner: dict[tuple[str, str], str] = {}
+    links: list[tuple[str, str, str, float, bool]] = []  # (trace, parent span, child service, ms, error)
+    nodes: dict[str, dict[str, Any]] = defaultdict(lambda: {"spans": 0, "errors": 0})
+    for span in spans:
+        owner[(span.trace_id, span.span_id)] = span.service
+        node = nodes[span.service]
+        node["spans"] += 1
+        node["errors"] += span.status == "error"
+        if span.parent_span_id:
+            links.append((span.trace_id, span.parent_span_id, span.service, span.duration_ms,
+                          span.status == "error"))
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    for trace_id, parent_id, child_service, ms, err in links:
+        parent_service = owner.get((trace_id, parent_id))
+        if parent_service is None or parent_service == child_service:
+            continue
+        e = edges.setdefault((parent_service, child_service), {"calls": 0, "errors": 0, "total_ms": 0.0})
+        e["calls"] += 1
+        e["errors"] += err
+        e["total_ms"] += ms
+    return {
+        "complete": complete,
+        "nodes": [{"service": s, **v} for s, v in sorted(nodes.items())],
+        "edges": [{"source": a, "target": b, "calls": e["calls"], "errors": e["errors"],
+                   "avg_ms": round(e["total_ms"] / e["calls"], 3)} for (a, b), e in sorted(edges.items())],
+    }
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,79 @@
+"""DDL of the store tables for each engine; run by migration logs_app/0001_store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_COMMON_LOG = """
+    org_id bigint NOT NULL,
+    time_us bigint NOT NULL,
+    service text NOT NULL DEFAULT '',
+    level text NOT NULL DEFAULT 'info',
+    severity_number smallint NOT NULL DEFAULT 0,
+    body text NOT NULL DEFAULT '',
+    trace_id text NOT NULL DEFAULT '',
+    span_id text NOT NULL DEFAULT '',
+    correlation_id text NOT NULL DEFAULT '',
+    user_id text NOT NULL DEFAULT '',
+"""
+_COMMON_SPAN = """
+    org_id bigint NOT NULL,
+    trace_id text NOT NULL,
+    span_id text NOT NULL,
+    parent_span_id text NOT NULL DEFAULT '',
+    name text NOT NULL DEFAULT '',
+    service text NOT NULL DEFAULT '',
+    kind text NOT NULL DEFAULT 'internal',
+    status text NOT NULL DEFAULT 'unset',
+    status_message text NOT NULL DEFAULT '',
+    start_us bigint NOT NULL,
+    end_us bigint NOT NULL,
+    duration_ms double precision NOT NULL DEFAULT 0,
+"""
+_INDEXES = [
+    "CREATE INDEX logs_record_org_time ON logs_record (org_id, time_us DESC, id DESC)",
+    "CREATE INDEX logs_record_org_svc_level ON logs_record (org_id, service, level, time_us DESC)",
+    "CREATE INDEX logs_record_org_level ON logs_record (org_id, level, time_us DESC)",
+    "CREATE INDEX logs_record_trace ON logs_record (org_id, trace_id) WHERE trace_id <> ''",
+    "CREATE INDEX logs_record_cid ON logs_record (org_id, correlation_id) WHERE correlation_id <> ''",
+    "CREATE INDEX logs_record_user ON logs_record (org_id, user_id, time_us DESC) WHERE user_id <> ''",
+    "CREATE INDEX logs_span_trace ON logs_span (org_id, trace_id)",
+    "CREATE INDEX logs_span_org_start ON logs_span (org_id, start_us DESC)",
+    "CREATE INDEX logs_span_org_svc ON logs_span (org_id, service, start_us DESC)",
+]
+
+POSTGRES = [
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE SEQUENCE logs_record_id_seq",
+    "CREATE SEQUENCE logs_span_id_seq",
+    "CREATE TABLE logs_record (id bigint NOT NULL DEFAULT nextval('logs_record_id_seq')," + _COMMON_LOG
+    + " resource jsonb NOT NULL DEFAULT '{}', attributes jsonb NOT NULL DEFAULT '{}') PARTITION BY RANGE (time_us)",
+    "CREATE TABLE logs_span (id bigint NOT NULL DEFAULT nextval('logs_span_id_seq')," + _COMMON_SPAN
+    + " resource jsonb NOT NULL DEFAULT '{}', attributes jsonb NOT NULL DEFAULT '{}',"
+    " events jsonb NOT NULL DEFAULT '[]') PARTITION BY RANGE (start_us)",
+    *_INDEXES,
+    "CREATE INDEX logs_record_body_trgm ON logs_record USING gin (body gin_trgm_ops)",
+]
+POSTGRES_DROP = ["DROP TABLE IF EXISTS logs_record CASCADE", "DROP TABLE IF EXISTS logs_span CASCADE",
+                 "DROP SEQUENCE IF EXISTS logs_record_id_seq", "DROP SEQUENCE IF EXISTS logs_span_id_seq"]
+
+SQLITE = [
+    "CREATE TABLE logs_record (id INTEGER PRIMARY KEY AUTOINCREMENT," + _COMMON_LOG
+    + " resource text NOT NULL DEFAULT '{}', attributes text NOT NULL DEFAULT '{}')",
+    "CREATE TABLE logs_span (id INTEGER PRIMARY KEY AUTOINCREMENT," + _COMMON_SPAN
+    + " resource text NOT NULL DEFAULT '{}', attributes text NOT NULL DEFAULT '{}', events text NOT NULL DEFAULT '[]')",
+    *[i.replace(" DESC", "") for i in _INDEXES],
+]
+SQLITE_DROP = ["DROP TABLE IF EXISTS logs_record", "DROP TABLE IF EXISTS logs_span"]
+
+
+def create(apps: Any, schema_editor: Any) -> None:
+    statements = POSTGRES if schema_editor.connection.vendor == "postgresql" else SQLITE
+    for sql in statements:
+        schema_editor.execute(sql)
+
+
+def drop(apps: Any, schema_editor: Any) -> None:
+    statements = POSTGRES_DROP if schema_editor.connection.vendor == "postgresql" else SQLITE_DROP
+    for sql in statements:
+        schema_editor.execute(sql)

@@ -1,0 +1,168 @@
+"""Query guards: parameter parsing the way Prometheus does it, and the configurable limits.
+
+Limits come from settings (METRICS_*); exceeding one raises a 422 ServiceError naming the limit and its
+value; a malformed parameter raises a 400.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from portal.errors import ServiceError
+from portal.tenancy.models import Organization
+
+_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_range_seconds: int
+    max_points: int
+    min_step_seconds: float
+    timeout_seconds: float
+    max_series: int
+    max_concurrent: int
+
+    @classmethod
+    def current(cls) -> Limits:
+        return cls(
+            max_range_seconds=settings.METRICS_MAX_RANGE_SECONDS,
+            max_points=settings.METRICS_MAX_POINTS,
+            min_step_seconds=settings.METRICS_MIN_STEP_SECONDS,
+            timeout_seconds=settings.METRICS_QUERY_TIMEOUT_SECONDS,
+            max_series=settings.METRICS_MAX_SERIES,
+            max_concurrent=settings.METRICS_MAX_CONCURRENT_PER_ORG,
+        )
+
+
+def bad_param(name: str, message: str) -> ServiceError:
+    return ServiceError(400, "bad_param", f"invalid parameter {name!r}: {message}", {"param": name})
+
+
+def limit_exceeded(limit: str, value: float | int, requested: float | int, message: str) -> ServiceError:
+    return ServiceError(422, "limit_exceeded", message,
+                        {"limit": limit, "value": value, "requested": requested})
+
+
+def parse_time(name: str, raw: Any) -> float:
+    """Unix seconds (float) or RFC 3339, as Prometheus accepts them."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, datetime):
+        value = raw.timestamp()
+    elif isinstance(raw, str):
+        try:
+            value = float(raw)
+        except ValueError:
+            try:
+                value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp") from None
+    else:
+        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp")
+    if not math.isfinite(value):
+        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp")
+    return value
+
+
+def parse_duration(name: str, raw: Any) -> float:
+    """Seconds (float) or a Prometheus duration like `15s`, `1m30s`."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    elif isinstance(raw, str) and raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            m = _DURATION_RE.match(raw)
+            if not m or not any(m.groups()):
+                raise bad_param(name, f"cannot parse {raw!r} to a valid duration") from None
+            value = sum(int(g) * u for g, u in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
+    else:
+        raise bad_param(name, f"cannot parse {raw!r} to a valid duration")
+    if not math.isfinite(value) or value <= 0:
+        raise bad_param(name, "zero or negative query resolution step widths are not accepted. "
+                              "Try a positive integer")
+    return value
+
+
+def check_range(start: float, end: float, step: float, limits: Limits) -> None:
+    if end < start:
+        raise bad_param("end", "end timestamp must not be before start time")
+    if end - start > limits.max_range_seconds:
+        raise limit_exceeded("max_range_seconds", limits.max_range_seconds, end - start,
+                             f"query range {end - start:g}s exceeds the maximum range of "
+                             f"{limits.max_range_seconds}s (max_range_seconds)")
+    if step < limits.min_step_seconds:
+        raise limit_exceeded("min_step_seconds", limits.min_step_seconds, step,
+                             f"step {step:g}s is below the minimum step of {limits.min_step_seconds:g}s "
+                             "(min_step_seconds)")
+    points = math.floor((end - start) / step) + 1
+    if points > limits.max_points:
+        raise limit_exceeded("max_points", limits.max_points, points,
+                             f"exceeded maximum resolution of {limits.max_points} points per timeseries "
+                             f"(max_points): {points} requested. Try decreasing the query resolution "
+                             "(?step=XX)")
+
+
+def check_window(start: float | None, end: float | None, limits: Limits) -> None:
+    """series/labels: an explicit window is subject to the same maximum range."""
+    if start is not None and end is not None:
+        if end < start:
+            raise bad_param("end", "end timestamp must not be before start time")
+        if end - start > limits.max_range_seconds:
+            raise limit_exceeded("max_range_seconds", limits.max_range_seconds, end - start,
+                                 f"time window {end - start:g}s exceeds the maximum range of "
+                                 f"{limits.max_range_seconds}s (max_range_seconds)")
+
+
+def check_series(count: int, limits: Limits) -> None:
+    if count > limits.max_series:
+        raise limit_exceeded("max_series", limits.max_series, count,
+                             f"the query returned {count} series, more than the maximum of "
+                             f"{limits.max_series} (max_series); narrow it with label matchers")
+
+
+def query_timeout(requested: Any, limits: Limits) -> float:
+    """The timeout passed to the backend: the caller's, capped at the configured one."""
+    if requested in (None, ""):
+        return limits.timeout_seconds
+    return min(parse_duration("timeout", requested), limits.timeout_seconds)
+
+
+@contextmanager
+def concurrency_slot(org: Organization | None, limits: Limits) -> Iterator[None]:
+    """At most `max_concurrent` queries in flight per org, counted in the shared cache (Redis), so
+    the limit holds across web processes. The key expires in case a process dies mid-query."""
+    key = f"metrics:inflight:{org.pk if org else 'all'}"
+    ttl = int(limits.timeout_seconds) + 30
+    cache.add(key, 0, ttl)
+    try:
+        current = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, ttl)
+        current = 1
+    try:
+        if current > limits.max_concurrent:
+            raise ServiceError(
+                422, "limit_exceeded",
+                f"too many concurrent queries for this organization: the limit is {limits.max_concurrent} "
+                "(max_concurrent_queries)",
+                {"limit": "max_concurrent_queries", "value": limits.max_concurrent, "requested": current},
+                headers={"Retry-After": "1"},
+            )
+        yield
+    finally:
+        try:
+            cache.decr(key)
+        except ValueError:
+            pass
