@@ -61,7 +61,7 @@ def _number(value: float | None) -> str:
     return repr(float(value)) if not float(value).is_integer() else str(int(value))
 
 
-def validate_rule(org: Organization, data: dict[str, Any]) -> None:
+def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: bool = True) -> None:
     """Check a rule's fields (a dict shaped like the model). Raises RuleInvalid with per-field messages."""
     errors: dict[str, str] = {}
     kind = data.get("kind", RuleKind.THRESHOLD)
@@ -110,7 +110,7 @@ def validate_rule(org: Organization, data: dict[str, Any]) -> None:
         errors["annotations"] = f"{bad[0]!r} is not a valid annotation name"
     if errors:
         raise RuleInvalid(errors)
-    if kind != RuleKind.LOG:
+    if kind != RuleKind.LOG and check_templates:
         _check_templates_with_promtool(labels, annotations, duration)
 
 

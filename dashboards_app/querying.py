@@ -44,20 +44,31 @@ def _cached(org: Organization, kind: str, parts: tuple[Any, ...], ttl: int, fn: 
     return value
 
 
-def query_range(org: Organization, expr: str, start: float, end: float, step: int) -> dict[str, Any]:
+def _scope(cross_org: Any) -> str:
+    # Staff's platform-wide results never share a cache entry with an org's own.
+    return "platform" if cross_org is not None else "org"
+
+
+def query_range(org: Organization, expr: str, start: float, end: float, step: int,
+                cross_org: Any = None) -> dict[str, Any]:
     # Align to the step so consecutive loads share cache entries and points line up (as Grafana does).
     start_a, end_a = (int(start) // step) * step, (int(end) // step) * step
     if end_a <= start_a:
         end_a = start_a + step
     ttl = max(1, min(CACHE_SECONDS, step))
-    return _cached(org, "range", (expr, start_a, end_a, step), ttl,  # type: ignore[no-any-return]
-                   lambda: federation().query_range(org, expr, start_a, end_a, step))
+    return _cached(org, "range", (_scope(cross_org), expr, start_a, end_a, step), ttl,  # type: ignore[no-any-return]
+                   lambda: federation().query_range(org, expr, start_a, end_a, step, cross_org=cross_org))
 
 
-def query_instant(org: Organization, expr: str, at: float, step: int = 5) -> dict[str, Any]:
+def query_instant(org: Organization, expr: str, at: float, step: int = 5, cross_org: Any = None) -> dict[str, Any]:
     at_a = (int(at) // step) * step
-    return _cached(org, "instant", (expr, at_a), max(1, min(CACHE_SECONDS, step)),  # type: ignore[no-any-return]
-                   lambda: federation().query(org, expr, time=at_a))
+    return _cached(org, "instant", (_scope(cross_org), expr, at_a), max(1, min(CACHE_SECONDS, step)),  # type: ignore[no-any-return]
+                   lambda: federation().query(org, expr, time=at_a, cross_org=cross_org))
+
+
+def cross_org_for(user: Any, request: Any, reason: str) -> Any:
+    """Staff's explicit, audited platform-wide mode of federation."""
+    return federation().CrossOrg(user=user, reason=reason, request=request)
 
 
 def label_names(org: Organization, match: str | None, start: float, end: float) -> list[str]:
@@ -66,7 +77,8 @@ def label_names(org: Organization, match: str | None, start: float, end: float) 
                    lambda: list(federation().labels(org, matches, start, end)))
 
 
-def label_values(org: Organization, name: str, match: str | None, start: float, end: float) -> list[str]:
+def label_values(org: Organization, name: str, match: str | None, start: float, end: float,
+                 cross_org: Any = None) -> list[str]:
     matches = [match] if match else None
-    return _cached(org, "values", (name, match, int(start) // 60, int(end) // 60), 30,  # type: ignore[no-any-return]
-                   lambda: list(federation().label_values(org, name, matches, start, end)))
+    return _cached(org, "values", (_scope(cross_org), name, match, int(start) // 60, int(end) // 60),  # type: ignore[no-any-return]
+                   30, lambda: list(federation().label_values(org, name, matches, start, end, cross_org=cross_org)))

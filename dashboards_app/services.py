@@ -183,7 +183,7 @@ def clone_dashboard(org: Organization, uid: str, user: Any = None, title: str = 
 # --- variables and panel data -------------------------------------------------------------------------
 
 def variable_options(org: Organization, definitions: list[dict[str, Any]], chosen: dict[str, Any],
-                     start: float, end: float) -> dict[str, list[str]]:
+                     start: float, end: float, cross_org: Any = None) -> dict[str, list[str]]:
     """Options of each variable; query variables ask federation for label values (in order, so a later
     variable's selector may use an earlier one's value)."""
     out: dict[str, list[str]] = {}
@@ -198,12 +198,12 @@ def variable_options(org: Organization, definitions: list[dict[str, Any]], chose
         match, label = parsed
         values = interpolate.resolve_variables([v for v in definitions if v["name"] in out], chosen, out)
         match = interpolate.interpolate(match, values, {}) if match else ""
-        out[var["name"]] = sorted(querying.label_values(org, label, match or None, start, end))[:500]
+        out[var["name"]] = sorted(querying.label_values(org, label, match or None, start, end, cross_org))[:500]
     return out
 
 
 def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]], variables: dict[str, Any],
-                start: float, end: float, step: int) -> list[dict[str, Any]]:
+                start: float, end: float, step: int, cross_org: Any = None) -> list[dict[str, Any]]:
     """Query every target of a panel. Instant panels (table, bar) ask for the value at `end`; the others a
     range. One target failing (bad PromQL) reports its error without hiding the other targets' data."""
     builtins = interpolate.macros(start, end, step)
@@ -213,9 +213,9 @@ def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]
         item: dict[str, Any] = {"refId": t.get("refId", "A"), "legend": t.get("legend", ""), "expr": expr}
         try:
             if panel_type in ("table", "bar"):
-                data = querying.query_instant(org, expr, end, step)
+                data = querying.query_instant(org, expr, end, step, cross_org)
             else:
-                data = querying.query_range(org, expr, start, end, step)
+                data = querying.query_range(org, expr, start, end, step, cross_org)
             item["resultType"] = data.get("resultType")
             item["result"] = data.get("result", [])
         except ServiceError as exc:
@@ -228,10 +228,11 @@ def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]
 
 
 def panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | None, chosen: dict[str, Any],
-               start_raw: Any, end_raw: Any, step_raw: Any = None) -> dict[str, Any]:
+               start_raw: Any, end_raw: Any, step_raw: Any = None, cross_org: Any = None) -> dict[str, Any]:
+    """Data of a dashboard's panels (all, or `panel_ids`); `cross_org` is staff's platform-wide mode."""
     start, end = interpolate.time_range(start_raw, end_raw)
     step = interpolate.auto_step(start, end, step_raw)
-    options = variable_options(org, doc.get("variables", []), chosen, start, end)
+    options = variable_options(org, doc.get("variables", []), chosen, start, end, cross_org)
     values = interpolate.resolve_variables(doc.get("variables", []), chosen, options)
     panels = {}
     for panel in doc.get("panels", []):
@@ -241,8 +242,9 @@ def panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | No
             panels[str(panel["id"])] = {"targets": []}
             continue
         panels[str(panel["id"])] = {"targets": run_targets(org, panel["type"], panel["targets"], values,
-                                                           start, end, step)}
-    return {"start": start, "end": end, "step": step, "variables": values, "options": options, "panels": panels}
+                                                           start, end, step, cross_org)}
+    return {"start": start, "end": end, "step": step, "variables": values, "options": options, "panels": panels,
+            "scope": "platform" if cross_org is not None else "org"}
 
 
 def preview(org: Organization, panel: Any, chosen: dict[str, Any], variables: list[dict[str, Any]],

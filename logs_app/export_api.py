@@ -28,7 +28,7 @@ from logs_app.exports import links, services
 from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
 from portal.errors import ServiceError, json_error
 from portal.tenancy import audit
-from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet, OrgScopedViewSet
+from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
 from portal.tenancy.auth import TokenError, authenticate_api_token, bearer_token
 from portal.tenancy.context import context_for
 from portal.tenancy.models import Organization
@@ -138,8 +138,12 @@ class ExportScheduleSerializer(serializers.ModelSerializer[ExportSchedule]):
         return super().create(validated_data)
 
 
-class ExportScheduleViewSet(OrgScopedViewSet):
-    """Daily or weekly exports at a time (UTC); the owner (creator) gets an e-mail with the link."""
+class ExportScheduleViewSet(OrgScopedGenericViewSet, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                            mixins.UpdateModelMixin, mixins.DestroyModelMixin, mixins.ListModelMixin):
+    """Daily or weekly exports at a time (UTC); the owner (creator) gets an e-mail with the link.
+
+    The base comes first so that its audited, org-setting perform_* win over the DRF mixins' (in
+    `OrgScopedViewSet` the mixins come first and their perform_create saves without the org)."""
 
     model = ExportSchedule
     serializer_class = ExportScheduleSerializer

@@ -1,5 +1,10 @@
-"""OTLP/HTTP receivers of this app, mounted under /otlp/v1/."""
+"""OTLP/HTTP receivers of this app, mounted under /otlp/v1/ (OTEL_EXPORTER_OTLP_ENDPOINT=http://host/otlp)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from logs_app.otlp import receivers
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("logs", receivers.receive_logs, name="otlp-logs"),
+    path("traces", receivers.receive_traces, name="otlp-traces"),
+]

@@ -1,5 +1,11 @@
-"""REST endpoints of this app, mounted under /api/v1/."""
+"""REST endpoints of this app, mounted under /api/v1/: staff-managed datasources."""
 
 from django.urls import URLPattern, URLResolver
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from .api import DatasourceViewSet
+
+router = SimpleRouter()
+router.register("datasources", DatasourceViewSet, basename="datasource")
+
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]

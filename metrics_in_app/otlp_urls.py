@@ -1,5 +1,9 @@
 """OTLP/HTTP receivers of this app, mounted under /otlp/v1/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from metrics_in_app import receivers
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("metrics", receivers.otlp_metrics, name="otlp-metrics"),
+]

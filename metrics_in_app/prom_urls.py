@@ -1,5 +1,9 @@
 """The per-org Prometheus-compatible write API (remote write), mounted under /prometheus/api/v1/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from metrics_in_app import receivers
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("write", receivers.remote_write, name="prometheus-remote-write"),
+]

@@ -17,4 +17,7 @@ app.autodiscover_tasks()
 # `celery beat` and the in-process runner see one schedule.
 app.conf.beat_schedule = {
     "audit-prune": {"task": "portal.tenancy.tasks.prune_audit", "schedule": crontab(minute=17, hour=3)},
+    # alerts_app: repair drift between the DB and Prometheus/Alertmanager; evaluate log-based rules.
+    "alerts-reconcile": {"task": "alerts_app.tasks.reconcile_task", "schedule": 60.0},
+    "alerts-log-rules": {"task": "alerts_app.tasks.evaluate_log_rules_task", "schedule": 60.0},
 }

@@ -236,6 +236,19 @@ EXPORTS_DIR = Path(_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
 EXPORTS_TTL_HOURS = env.int("EXPORTS_TTL_HOURS", default=72)
 EXPORTS_QUOTA_BYTES = env.int("EXPORTS_QUOTA_BYTES", default=2 * 1024**3)
 
+# logs_app store and OTLP ingest (issue 8): store ("auto" = PostgreSQL if the DB is, else SQLite), staff
+# maximum retention, per-record limits, which attributes carry correlation/user ids, overload limits.
+LOGS_STORE = _str("LOGS_STORE", "auto")
+LOGS_MAX_RETENTION_DAYS = env.int("LOGS_MAX_RETENTION_DAYS", default=90)
+LOGS_MAX_BODY_CHARS = env.int("LOGS_MAX_BODY_CHARS", default=65536)
+LOGS_MAX_ATTRIBUTE_CHARS = env.int("LOGS_MAX_ATTRIBUTE_CHARS", default=4096)
+LOGS_MAX_ATTRIBUTES = env.int("LOGS_MAX_ATTRIBUTES", default=128)
+LOGS_CORRELATION_ATTRIBUTES = env.list("LOGS_CORRELATION_ATTRIBUTES",
+                                       default=["correlation_id", "request_id", "correlation.id", "x_request_id"])
+LOGS_USER_ATTRIBUTES = env.list("LOGS_USER_ATTRIBUTES", default=["user_id", "user.id", "enduser.id"])
+LOGS_INGEST_MAX_CONCURRENCY = env.int("LOGS_INGEST_MAX_CONCURRENCY", default=16)
+LOGS_INGEST_RECORDS_PER_SECOND = env.int("LOGS_INGEST_RECORDS_PER_SECOND", default=0)
+
 # metrics_in_app (issue 10): default per-org ingest limits (staff override per org), the forwarding
 # queue and retries, and which private networks scrape targets may use (empty: none, SSRF guard).
 METRICS_IN_SAMPLES_PER_SECOND = env.int("METRICS_IN_SAMPLES_PER_SECOND", default=200_000)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("prometheus/api/v1/", include("metrics_in_app.prom_urls")),
     path("otlp/v1/", include("logs_app.otlp_urls")),
     path("otlp/v1/", include("metrics_in_app.otlp_urls")),
+    path("hooks/", include("alerts_app.hook_urls")),  # alerts_app: signed inbound Alertmanager webhooks
     path("platform/", include(tenancy_urls.platform_patterns)),
     path("o/<slug:org_slug>/", include(tenancy_urls.org_patterns)),
     *[path("o/<slug:org_slug>/", include(f"{app}.urls")) for app in ORG_APPS],

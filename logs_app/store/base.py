@@ -15,7 +15,7 @@ Contract every implementation keeps (the tests in tests/logs/ check it for both 
 * **Tenancy**: every read takes `org` (an `Organization`) and returns only that org's records; a record
   id, trace id or cursor of another org behaves exactly as a missing one (None / empty). Writes carry
   `org_id` on each record, set by the receiver from the ingest token, never from the payload.
-* **Queries** are search-language strings (docs/logs.md). An invalid one raises
+* **Queries** are search-language strings (docs/logs.md) or their parsed form (`logs_app.query.ast.Node`). An invalid one raises
   `logs_app.query.errors.QueryError` (with a position). `org=` terms are not accepted here: the
   service layer resolves them (staff only) before calling the store.
 * **Time ranges** are half open, `start <= time < end`, timezone-aware datetimes.
@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from logs_app.query.ast import Node
 from logs_app.store.records import (
     HistogramBucket,
     LogContext,
@@ -62,18 +63,18 @@ class LogStore(abc.ABC):
     # -- log reads ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def search(self, org: Organization, query: str, start: datetime, end: datetime,
+    def search(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                limit: int = 100, cursor: str | None = None) -> LogPage:
         """Matching records newest first, at most `limit`; `next_cursor` fetches the next (older) page."""
 
     @abc.abstractmethod
-    def histogram(self, org: Organization, query: str, start: datetime, end: datetime,
+    def histogram(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                   buckets: int = 60) -> list[HistogramBucket]:
         """Counts of matching records in `buckets` equal slices of [start, end), by level; every
         slice is present (zero counts included), oldest first."""
 
     @abc.abstractmethod
-    def count(self, org: Organization, query: str, start: datetime, end: datetime) -> int:
+    def count(self, org: Organization, query: str | Node, start: datetime, end: datetime) -> int:
         """How many records match."""
 
     @abc.abstractmethod
@@ -83,13 +84,13 @@ class LogStore(abc.ABC):
         filter); None when the id is unknown or belongs to another org."""
 
     @abc.abstractmethod
-    def tail(self, org: Organization, query: str, since_cursor: str | None = None,
+    def tail(self, org: Organization, query: str | Node, since_cursor: str | None = None,
              limit: int = 500) -> LogPage:
         """Records that arrived after `since_cursor` (None: start from now, returning nothing),
         oldest first. Always returns a cursor to poll with next."""
 
     @abc.abstractmethod
-    def iter_records(self, org: Organization, query: str, start: datetime, end: datetime,
+    def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                      batch_size: int = 2000) -> Iterator[LogRecord]:
         """Every matching record, oldest first, at constant memory (server-side cursor on PostgreSQL).
         Meant for exports: the caller must exhaust or close the iterator."""
@@ -101,7 +102,7 @@ class LogStore(abc.ABC):
         """All spans (and log records) of one trace; None when unknown or another org's."""
 
     @abc.abstractmethod
-    def search_traces(self, org: Organization, query: str, start: datetime, end: datetime,
+    def search_traces(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                       limit: int = 50) -> list[TraceSummary]:
         """Traces having at least one span matching `query` (fields: service, name, status, kind,
         trace_id, duration/numeric span attributes; bare words match the span name), newest first."""

@@ -59,7 +59,7 @@ class PostgresLogStore(SQLLogStore):
     def _server_cursor(self) -> Any:
         return connection.chunked_cursor()
 
-    def iter_records(self, org: Any, query: str, start: datetime, end: datetime,
+    def iter_records(self, org: Any, query: Any, start: datetime, end: datetime,
                      batch_size: int = 2000) -> Iterator[Any]:
         # A named (server-side) cursor needs a transaction; hold one for the iteration.
         with transaction.atomic():

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connection, transaction
 
+from logs_app.query.ast import Node
 from logs_app.query.errors import QueryError
 from logs_app.query.parser import parse
 from logs_app.query.sql import Compiler, Dialect
@@ -99,8 +100,8 @@ class SQLLogStore(LogStore):
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _where(self, query: str, target: str = "logs") -> tuple[str, list[Any]]:
-        return Compiler(self.dialect, target).compile(parse(query))
+    def _where(self, query: str | Node, target: str = "logs") -> tuple[str, list[Any]]:
+        return Compiler(self.dialect, target).compile(parse(query) if isinstance(query, str) else query)
 
     def _run(self, sql: str, params: Sequence[Any], fetch: str = "all") -> Any:
         """Run a read; a regex the database rejects (it differs from Python's) becomes a QueryError."""
@@ -139,7 +140,7 @@ class SQLLogStore(LogStore):
 
     # -- log reads ---------------------------------------------------------------------------------
 
-    def search(self, org: Organization, query: str, start: datetime, end: datetime,
+    def search(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                limit: int = 100, cursor: str | None = None) -> LogPage:
         where, params = self._where(query)
         sql = f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s"
@@ -159,13 +160,13 @@ class SQLLogStore(LogStore):
             next_cursor = encode_cursor(t=last[2], i=last[0], o=org.pk)
         return LogPage(records, next_cursor)
 
-    def count(self, org: Organization, query: str, start: datetime, end: datetime) -> int:
+    def count(self, org: Organization, query: str | Node, start: datetime, end: datetime) -> int:
         where, params = self._where(query)
         row = self._run(f"SELECT count(*) FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s "
                         f"AND {where}", [org.pk, to_us(start), to_us(end), *params], fetch="one")
         return int(row[0])
 
-    def histogram(self, org: Organization, query: str, start: datetime, end: datetime,
+    def histogram(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                   buckets: int = 60) -> list[HistogramBucket]:
         where, params = self._where(query)
         s_us, e_us = to_us(start), to_us(end)
@@ -204,7 +205,7 @@ class SQLLogStore(LogStore):
         return LogContext(record, [self._log_from_row(r) for r in reversed(older)],
                           [self._log_from_row(r) for r in newer])
 
-    def tail(self, org: Organization, query: str, since_cursor: str | None = None, limit: int = 500) -> LogPage:
+    def tail(self, org: Organization, query: str | Node, since_cursor: str | None = None, limit: int = 500) -> LogPage:
         where, params = self._where(query)
         if since_cursor is None:
             with connection.cursor() as c:
@@ -221,7 +222,7 @@ class SQLLogStore(LogStore):
         last = int(rows[-1][0]) if rows else since
         return LogPage(records, encode_cursor(i=last, o=org.pk))
 
-    def iter_records(self, org: Organization, query: str, start: datetime, end: datetime,
+    def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                      batch_size: int = 2000) -> Iterator[LogRecord]:
         where, params = self._where(query)
         sql = (f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s "
@@ -253,7 +254,7 @@ class SQLLogStore(LogStore):
                          [org.pk, tid, first, last])
         return Trace(tid, spans, [self._log_from_row(r) for r in logs])
 
-    def search_traces(self, org: Organization, query: str, start: datetime, end: datetime,
+    def search_traces(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                       limit: int = 50) -> list[TraceSummary]:
         where, params = self._where(query, target="spans")
         s_us, e_us = to_us(start), to_us(end)

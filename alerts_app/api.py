@@ -1,0 +1,166 @@
+"""REST endpoints (thin: parse, call one service, answer)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpResponse
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from portal.errors import ServiceError
+from portal.tenancy.api_base import OrgAPIView, OrgScopedViewSet
+
+from . import importer, render, services, sync
+from .catalog import TEMPLATES
+from .models import Channel, RecordingRule, Rule
+from .serializers import ChannelSerializer, PolicySerializer, RuleSerializer
+
+
+class RuleViewSet(OrgScopedViewSet):
+    model = Rule
+    serializer_class = RuleSerializer
+
+    def scope_queryset(self, qs: Any) -> Any:
+        return qs.prefetch_related("channels")
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            super().perform_destroy(instance)
+            sync.request_sync(self.org)
+
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_file(self, request: Request) -> Response:
+        text = request.data.get("file") if isinstance(request.data, dict) else None
+        upload = request.FILES.get("file")
+        if upload is not None:
+            text = upload.read().decode("utf-8", "replace")
+        if not text:
+            raise ServiceError(400, "invalid", "file: the rule file (YAML) is required", {"field": "file"})
+        result = importer.import_rules(self.org, str(text))
+        from portal.tenancy import audit
+
+        audit.record(request, "import_rules", self.org, result, org=self.org)
+        return Response(result, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponse:
+        rules, recording, by_rule = render.load_org_rules(self.org)
+        text, _ = render.render_rules_file(self.org, rules, recording, by_rule)
+        return HttpResponse(text, content_type="application/yaml")
+
+    @action(detail=False, methods=["post"])
+    def preview(self, request: Request) -> Response:
+        return Response(services.preview(self.org, dict(request.data)))
+
+    @action(detail=False, methods=["get"])
+    def templates(self, request: Request) -> Response:
+        return Response([t.as_dict() for t in TEMPLATES.values()])
+
+    @action(detail=False, methods=["post"], url_path="from-template")
+    def from_template(self, request: Request) -> Response:
+        key = str(request.data.get("template", ""))
+        if key not in TEMPLATES:
+            raise ServiceError(400, "invalid", "template: unknown template", {"field": "template"})
+        data = TEMPLATES[key].build(dict(request.data.get("params") or {}))
+        data.update({k: v for k, v in request.data.items() if k in ("name", "severity", "channels", "enabled")})
+        serializer = self.get_serializer(data=data)
+        serializer.is_valid(raise_exception=True)
+        self.perform_create(serializer)
+        return Response(serializer.data, status=status.HTTP_201_CREATED)
+
+
+class RecordingRuleViewSet(OrgScopedViewSet):
+    model = RecordingRule
+    http_method_names = ["get", "delete", "head", "options"]
+
+    from rest_framework import serializers as _s
+
+    class _Ser(_s.ModelSerializer):  # type: ignore[type-arg]
+        class Meta:
+            model = RecordingRule
+            fields = ["id", "group", "record", "expr", "labels", "created_at"]
+
+    serializer_class = _Ser
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            super().perform_destroy(instance)
+            sync.request_sync(self.org)
+
+
+class ChannelViewSet(OrgScopedViewSet):
+    model = Channel
+    serializer_class = ChannelSerializer
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            super().perform_destroy(instance)
+            sync.request_sync(self.org)
+
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str | None = None) -> Response:
+        channel = self.get_object()
+        return Response(services.test_channel(request, self.org, channel))
+
+
+class PolicyView(OrgAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(PolicySerializer(services.get_policy(self.org)).data)
+
+    def put(self, request: Request) -> Response:
+        ser = PolicySerializer(data=request.data, partial=True)
+        ser.is_valid(raise_exception=True)
+        return Response(PolicySerializer(services.save_policy(request, self.org, dict(ser.validated_data))).data)
+
+
+class SyncView(OrgAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(sync.org_sync_status(self.org))
+
+    def post(self, request: Request) -> Response:
+        with transaction.atomic():
+            sync.request_sync(self.org, list(Rule.objects.for_org(self.org).values_list("id", flat=True)))
+        return Response(sync.org_sync_status(self.org), status=status.HTTP_202_ACCEPTED)
+
+
+class ActiveAlertsView(OrgAPIView):
+    def get(self, request: Request) -> Response:
+        alerts = services.active_alerts(self.org)
+        counts: dict[str, int] = {}
+        for a in alerts:
+            sev = a.get("labels", {}).get("severity", "none")
+            counts[sev] = counts.get(sev, 0) + 1
+        return Response({"alerts": alerts, "counts": counts})
+
+
+class SilencesView(OrgAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(services.list_silences(self.org))
+
+    def post(self, request: Request) -> Response:
+        try:
+            minutes = int(request.data.get("duration_minutes", 60))
+        except (TypeError, ValueError) as exc:
+            raise ServiceError(400, "invalid", "duration_minutes: a number", {"field": "duration_minutes"}) from exc
+        if not 1 <= minutes <= 60 * 24 * 90:
+            raise ServiceError(400, "invalid", "duration_minutes: 1 to 129600", {"field": "duration_minutes"})
+        matchers = request.data.get("matchers")
+        if not isinstance(matchers, list) or not all(isinstance(m, dict) and m.get("name") for m in matchers):
+            raise ServiceError(400, "invalid", "matchers: a list of {name, value, isRegex}", {"field": "matchers"})
+        sid = services.create_silence(request, self.org, matchers, minutes, str(request.data.get("comment", "")))
+        return Response({"silenceID": sid}, status=status.HTTP_201_CREATED)
+
+
+class SilenceDetailView(OrgAPIView):
+    def delete(self, request: Request, silence_id: str) -> Response:
+        services.expire_silence(request, self.org, silence_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class HistoryView(OrgAPIView):
+    def get(self, request: Request) -> Response:
+        return Response(services.history(self.org))

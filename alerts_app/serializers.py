@@ -1,0 +1,176 @@
+"""API shapes. Channel secrets are write-only: accepted under `secrets`, stored encrypted, never returned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.validators import URLValidator, validate_email
+from rest_framework import serializers
+
+from portal.errors import ServiceError
+from portal.tenancy.api_base import OrgRelatedField
+
+from . import secrets as channel_secrets
+from . import services, sync
+from .models import Channel, ChannelKind, NotificationPolicy, Rule, Severity
+from .validation import LABEL_NAME_RE, valid_duration
+
+RULE_FIELDS = ["name", "group", "severity", "kind", "template", "query", "comparator", "threshold", "expr",
+               "for_duration", "log_query", "log_count", "log_window_minutes", "labels", "annotations", "enabled"]
+
+
+class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    channels = OrgRelatedField(many=True, queryset=Channel.objects.all_orgs(), required=False)
+
+    class Meta:
+        model = Rule
+        fields = ["id", *RULE_FIELDS, "channels", "sync_state", "sync_error", "synced_at", "created_at",
+                  "updated_at"]
+        read_only_fields = ["sync_state", "sync_error", "synced_at", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = {f: getattr(self.instance, f) for f in RULE_FIELDS} if self.instance else {}
+        merged.update(attrs)
+        services.check_rule(self.context["org"], merged)
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Rule:
+        rule: Rule = super().create(validated_data)
+        sync.request_sync(rule.org, [int(rule.pk)])
+        return rule
+
+    def update(self, instance: Rule, validated_data: dict[str, Any]) -> Rule:
+        rule: Rule = super().update(instance, validated_data)
+        sync.request_sync(rule.org, [int(rule.pk)])
+        return rule
+
+
+class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    secrets = serializers.DictField(write_only=True, required=False,
+                                    help_text="webhook_url (Slack, Teams), routing_key (PagerDuty), url, "
+                                              "hmac_secret, headers (webhook). Never returned.")
+    secrets_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Channel
+        fields = ["id", "name", "kind", "config", "severities", "send_resolved", "secrets", "secrets_set",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_secrets_set(self, obj: Channel) -> list[str]:
+        return channel_secrets.configured(obj)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs.get("kind") or (self.instance.kind if self.instance else None)
+        if self.instance and "kind" in attrs and attrs["kind"] != self.instance.kind:
+            raise _bad("kind", "the kind of a channel cannot change; create a new channel")
+        config = attrs.get("config", self.instance.config if self.instance else {}) or {}
+        secret_in = attrs.get("secrets") or {}
+        existing = channel_secrets.read(self.instance) if self.instance else {}
+        have = {**existing, **{k: v for k, v in secret_in.items() if v}}
+        allowed = channel_secrets.SECRET_FIELDS.get(str(kind), ())
+        if unknown := [k for k in secret_in if k not in allowed]:
+            raise _bad("secrets", f"{unknown[0]!r} is not a secret of a {kind} channel")
+        url = URLValidator(schemes=["http", "https"])
+        if kind == ChannelKind.EMAIL:
+            addresses = config.get("addresses")
+            if not isinstance(addresses, list) or not addresses:
+                raise _bad("config.addresses", "at least one email address")
+            for a in addresses:
+                try:
+                    validate_email(a)
+                except Exception as exc:
+                    raise _bad("config.addresses", f"{a!r} is not an email address") from exc
+        elif kind in (ChannelKind.SLACK, ChannelKind.TEAMS):
+            _need_url(url, have.get("webhook_url"), "secrets.webhook_url")
+        elif kind == ChannelKind.PAGERDUTY:
+            if not have.get("routing_key"):
+                raise _bad("secrets.routing_key", "the Events API v2 routing key is required")
+            if not self.instance and "severities" not in attrs:
+                attrs["severities"] = [Severity.CRITICAL]  # PagerDuty pages: critical alerts by default
+        elif kind == ChannelKind.WEBHOOK:
+            _need_url(url, have.get("url"), "secrets.url")
+            headers = have.get("headers") or {}
+            if not isinstance(headers, dict) or not all(
+                    isinstance(v, str) and LABEL_NAME_RE.match(k.replace("-", "_")) for k, v in headers.items()):
+                raise _bad("secrets.headers", "an object of header name → string value")
+        severities = attrs.get("severities")
+        if severities is not None and (not isinstance(severities, list)
+                                       or not set(severities) <= set(Severity.values)):
+            raise _bad("severities", f"a list of {', '.join(Severity.values)}")
+        return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> Channel:
+        secret_values = validated_data.pop("secrets", {}) or {}
+        channel = Channel(**validated_data)
+        channel_secrets.write(channel, secret_values)
+        channel.save()
+        sync.request_sync(channel.org)
+        return channel
+
+    def update(self, instance: Channel, validated_data: dict[str, Any]) -> Channel:
+        secret_values = validated_data.pop("secrets", None)
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        if secret_values:
+            channel_secrets.write(instance, secret_values)
+        instance.save()
+        sync.request_sync(instance.org)
+        return instance
+
+
+def _bad(field: str, message: str) -> ServiceError:
+    return ServiceError(400, "invalid", f"{field}: {message}", {"field": field})
+
+
+def _need_url(validator: URLValidator, value: Any, field: str) -> None:
+    try:
+        validator(value or "")
+    except Exception as exc:
+        raise _bad(field, "an http(s) URL is required") from exc
+
+
+class PolicySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = NotificationPolicy
+        fields = ["group_by", "group_wait", "group_interval", "repeat_interval", "mute_time_intervals", "updated_at"]
+        read_only_fields = ["updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for f in ("group_wait", "group_interval", "repeat_interval"):
+            if f in attrs and (not valid_duration(attrs[f]) or attrs[f] in ("0s", "")):
+                raise _bad(f, f"{attrs[f]!r} is not a duration like 30s, 5m, 4h")
+        gb = attrs.get("group_by")
+        if gb is not None and (not isinstance(gb, list) or not all(
+                isinstance(x, str) and (x == "..." or LABEL_NAME_RE.match(x)) for x in gb)):
+            raise _bad("group_by", "a list of label names")
+        windows = attrs.get("mute_time_intervals")
+        if windows is not None:
+            _check_windows(windows)
+        return attrs
+
+
+_WINDOW_KEYS = {"times", "weekdays", "days_of_month", "months", "years", "location"}
+
+
+def _check_windows(windows: Any) -> None:
+    if not isinstance(windows, list) or not all(isinstance(w, dict) for w in windows):
+        raise _bad("mute_time_intervals", "a list of time interval objects")
+    for i, w in enumerate(windows):
+        if unknown := set(w) - _WINDOW_KEYS:
+            raise _bad(f"mute_time_intervals[{i}]", f"unknown key {sorted(unknown)[0]!r}")
+    # amtool check-config validates the details (time formats, weekday names) before anything is written.
+    from . import checks, render
+    from .models import NotificationPolicy as P
+
+    doc = render.render_alertmanager_config([], {}, {}, {})
+    import yaml
+
+    cfg = yaml.safe_load(doc)
+    cfg["time_intervals"] = [{"name": "check", "time_intervals": windows}]
+    cfg["route"]["routes"] = [{"receiver": render.BLACKHOLE, "mute_time_intervals": ["check"]}]
+    try:
+        checks.check_alertmanager_config(yaml.safe_dump(cfg))
+    except checks.CheckFailed as exc:
+        raise _bad("mute_time_intervals", exc.output.splitlines()[-1] if exc.output else "invalid") from exc
+    del P

@@ -1,0 +1,170 @@
+"""Writes of the alerting app: each change is committed with its audit entry, then a sync is queued."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
+from portal.errors import ServiceError
+from portal.tenancy import audit
+from portal.tenancy.models import Organization
+
+from . import notify, secrets, sync
+from .models import AlertEvent, Channel, NotificationPolicy, Rule, RuleKind
+from .prometheus_admin import PrometheusAdmin
+from .validation import RuleInvalid, enforce_promql, rule_expression, validate_rule
+
+
+def backend_error(exc: BackendUnavailable) -> ServiceError:
+    return ServiceError(503, f"{exc.backend}_unavailable", str(exc), {"backend": exc.backend})
+
+
+def check_rule(org: Organization, data: dict[str, Any]) -> None:
+    try:
+        validate_rule(org, data)
+    except RuleInvalid as exc:
+        field, msg = next(iter(exc.errors.items()))
+        raise ServiceError(400, "invalid", f"{field}: {msg}", {"field": field, "errors": exc.errors}) from exc
+
+
+def after_rule_change(request: Any, org: Organization, rule: Rule | None) -> None:
+    sync.request_sync(org, [int(rule.pk)] if rule is not None and rule.pk else None)
+
+
+def get_policy(org: Organization) -> NotificationPolicy:
+    policy = NotificationPolicy.objects.for_org(org).first()
+    return policy or NotificationPolicy(org=org)
+
+
+def save_policy(request: Any, org: Organization, values: dict[str, Any]) -> NotificationPolicy:
+    with transaction.atomic():
+        policy = NotificationPolicy.objects.for_org(org).select_for_update().first() or NotificationPolicy(org=org)
+        before = audit.snapshot(policy) if policy.pk else {}
+        for key, value in values.items():
+            setattr(policy, key, value)
+        policy.save()
+        audit.record(request, "update", policy, audit.diff(before, audit.snapshot(policy)))
+        sync.request_sync(org)
+    return policy
+
+
+def test_channel(request: Any, org: Organization, channel: Channel) -> dict[str, Any]:
+    result = notify.send_test(channel)
+    audit.record(request, "test_notification", channel, {"ok": result["ok"], "status": result["status"]})
+    return result
+
+
+def set_channel_secrets(channel: Channel, values: dict[str, Any]) -> None:
+    secrets.write(channel, values)
+
+
+# --- active alerts and silences (Alertmanager API v2, org matcher forced in the client) -------------
+
+def active_alerts(org: Organization) -> list[dict[str, Any]]:
+    try:
+        return AlertmanagerClient().alerts(org.label_name, org.label_value)
+    except BackendUnavailable as exc:
+        raise backend_error(exc) from exc
+
+
+def list_silences(org: Organization) -> list[dict[str, Any]]:
+    try:
+        return AlertmanagerClient().silences(org.label_name, org.label_value)
+    except BackendUnavailable as exc:
+        raise backend_error(exc) from exc
+
+
+def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any]], duration_minutes: int,
+                   comment: str) -> str:
+    if not matchers:
+        raise ServiceError(400, "invalid", "matchers: at least one matcher", {"field": "matchers"})
+    for m in matchers:
+        if m.get("name") == org.label_name:
+            raise ServiceError(400, "invalid", f"matchers: {org.label_name} is set by the portal",
+                               {"field": "matchers"})
+    now = timezone.now()
+    user = getattr(request, "user", None)
+    body = {"matchers": [{"name": str(m["name"]), "value": str(m.get("value", "")),
+                          "isRegex": bool(m.get("isRegex", False)), "isEqual": bool(m.get("isEqual", True))}
+                         for m in matchers],
+            "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=duration_minutes)).isoformat(),
+            "createdBy": getattr(user, "email", "") or "portal", "comment": comment or "created in the portal"}
+    try:
+        sid = AlertmanagerClient().create_silence(org.label_name, org.label_value, body)
+    except BackendUnavailable as exc:
+        raise backend_error(exc) from exc
+    except BackendRejected as exc:
+        raise ServiceError(400, "invalid_silence", exc.message, {"field": "matchers"}) from exc
+    audit.record(request, "create_silence", org, {"silence_id": sid, "matchers": body["matchers"]}, org=org)
+    return sid
+
+
+def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
+    try:
+        ok = AlertmanagerClient().expire_silence(org.label_name, org.label_value, silence_id)
+    except BackendUnavailable as exc:
+        raise backend_error(exc) from exc
+    except BackendRejected as exc:
+        raise ServiceError(404, "not_found", "Silence not found.") from exc
+    if not ok:
+        raise ServiceError(404, "not_found", "Silence not found.")
+    audit.record(request, "expire_silence", org, {"silence_id": silence_id}, org=org)
+
+
+def history(org: Organization, limit: int = 200) -> list[dict[str, Any]]:
+    return [e.as_dict() for e in AlertEvent.objects.for_org(org)[:limit]]
+
+
+# --- preview ---------------------------------------------------------------------------------------
+
+def preview(org: Organization, data: dict[str, Any], hours: int = 24, points: int = 240) -> dict[str, Any]:
+    """The rule's metric over the last `hours` with the threshold and the spans where it would have fired
+    (ignoring `for`, which the chart notes)."""
+    kind = data.get("kind", RuleKind.THRESHOLD)
+    if kind == RuleKind.LOG:
+        raise ServiceError(400, "invalid", "kind: log rules have no metric preview", {"field": "kind"})
+    field = "query" if kind == RuleKind.THRESHOLD else "expr"
+    if not str(data.get(field, "")).strip():
+        raise ServiceError(400, "invalid", f"{field}: required", {"field": field})
+    rule = Rule(org=org, kind=kind, query=data.get("query", ""), expr=data.get("expr", ""),
+                comparator=data.get("comparator", ">"), threshold=data.get("threshold"))
+    from metrics_app.promql import PromQLError
+
+    shown = rule.query if kind == RuleKind.THRESHOLD else rule.expr
+    try:
+        metric_q = enforce_promql(org, shown)
+        firing_q = enforce_promql(org, rule_expression(org, rule)) if kind == RuleKind.THRESHOLD else metric_q
+    except PromQLError as exc:
+        raise ServiceError(400, "invalid_promql", f"{field}: {exc.message}", {"field": field,
+                                                                               "position": exc.position}) from exc
+    end = time.time()
+    start = end - hours * 3600
+    step = max(15.0, (end - start) / points)
+    prom = PrometheusAdmin()
+    try:
+        series = prom.query_range(metric_q, start, end, step)
+        firing = prom.query_range(firing_q, start, end, step) if kind == RuleKind.THRESHOLD else series
+    except BackendUnavailable as exc:
+        raise backend_error(exc) from exc
+    except BackendRejected as exc:
+        raise ServiceError(400, "invalid_promql", f"{field}: {exc.message}", {"field": field}) from exc
+    return {"series": [{"labels": s["metric"], "points": [[float(t), float(v)] for t, v in s["values"]]}
+                       for s in series[:20]],
+            "threshold": rule.threshold if kind == RuleKind.THRESHOLD else None,
+            "firing_spans": _spans(firing, step), "start": start, "end": end, "step": step}
+
+
+def _spans(series: list[dict[str, Any]], step: float) -> list[list[float]]:
+    times = sorted({float(t) for s in series for t, _ in s["values"]})
+    spans: list[list[float]] = []
+    for t in times:
+        if spans and t - spans[-1][1] <= step * 1.5:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    return spans

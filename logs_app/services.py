@@ -1,0 +1,154 @@
+"""Log and trace search for an org: query/org resolution, time ranges, limits, and store calls.
+
+Views parse the request and call one function here; every error is a ServiceError in the one shape.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from logs_app.query import QueryError, parse, split_org_terms
+from logs_app.query.ast import Node
+from logs_app.store import get_store
+from logs_app.store.records import CursorError, HistogramBucket, LogPage, Trace, TraceSummary
+from portal.errors import ServiceError
+from portal.tenancy.context import OrgContext
+from portal.tenancy.models import Organization
+
+MAX_LIMIT = 1000
+MAX_BUCKETS = 500
+_RELATIVE = re.compile(r"^now(?:-(\d+)(s|m|h|d|w))?$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+@dataclass(frozen=True)
+class Search:
+    """A validated search: the org it runs in, the parsed query (org= terms removed), the range."""
+
+    org: Organization
+    query: Node
+    start: datetime
+    end: datetime
+
+
+def parse_time(value: str | None, name: str, default: datetime) -> datetime:
+    """RFC 3339 / ISO 8601, Unix seconds (or milliseconds), or `now`, `now-15m`, `now-2h`, `now-7d`."""
+    if value is None or value.strip() == "":
+        return default
+    v = value.strip()
+    m = _RELATIVE.match(v)
+    if m:
+        now = timezone.now()
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m.group(1) else now
+    try:
+        number = float(v)
+    except ValueError:
+        number = None
+    try:
+        if number is not None:
+            seconds = number / 1000 if number > 1e11 else number
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        parsed = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError) as e:
+        raise ServiceError(400, "invalid_time", f"{name}={value!r} is not a time (RFC 3339, Unix seconds "
+                           "or now-15m).", {"param": name}) from e
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def time_range(start: str | None, end: str | None, default_span: timedelta = timedelta(hours=1)
+               ) -> tuple[datetime, datetime]:
+    end_t = parse_time(end, "end", timezone.now())
+    start_t = parse_time(start, "start", end_t - default_span)
+    if start_t >= end_t:
+        raise ServiceError(400, "invalid_time", "start must be before end.", {"start": start, "end": end})
+    max_days = int(getattr(settings, "LOGS_MAX_RETENTION_DAYS", 90)) + 1
+    if end_t - start_t > timedelta(days=max_days):
+        raise ServiceError(400, "range_too_large", f"The time range may span at most {max_days} days.")
+    return start_t, end_t
+
+
+def parse_limit(value: str | None, default: int, maximum: int, name: str = "limit") -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise ServiceError(400, "invalid_limit", f"{name} must be an integer from 1 to {maximum}.", {"param": name})
+    return int(value)
+
+
+def query_error(e: QueryError, query: str) -> ServiceError:
+    details = e.details()
+    details["query"] = query
+    details["caret"] = " " * e.position + "^"
+    return ServiceError(400, "invalid_query", e.message, details)
+
+
+def resolve(ctx: OrgContext, q: str, start: str | None, end: str | None) -> Search:
+    """Parse the query and decide its org: the caller's own; staff may pick another with `org=`.
+
+    An org user naming another org gets 404, as for any other org's object (it "does not exist")."""
+    try:
+        node, org_terms = split_org_terms(parse(q or ""))
+    except QueryError as e:
+        raise query_error(e, q) from e
+    org = ctx.org
+    values = {t.value for t in org_terms}
+    if len(values) > 1:
+        raise ServiceError(400, "invalid_query", "Only one org= value per search.")
+    if values:
+        wanted = values.pop()
+        if wanted not in (ctx.org.slug, ctx.org.label_value):
+            found = Organization.objects.filter(Q(slug=wanted) | Q(label_value=wanted)).first()
+            if not ctx.is_staff or found is None:
+                raise ServiceError(404, "not_found", "Organization not found.")
+            org = found
+    s, e = time_range(start, end)
+    return Search(org, node, s, e)
+
+
+def _store_call(q: str, fn: object, *args: object, **kwargs: object) -> object:
+    try:
+        return fn(*args, **kwargs)  # type: ignore[operator]
+    except QueryError as e:
+        raise query_error(e, q) from e
+    except CursorError as e:
+        raise ServiceError(400, "invalid_cursor", str(e)) from e
+
+
+def search_logs(ctx: OrgContext, q: str, start: str | None, end: str | None, limit: int,
+                cursor: str | None) -> tuple[Search, LogPage]:
+    s = resolve(ctx, q, start, end)
+    page = _store_call(q, get_store().search, s.org, s.query, s.start, s.end, limit=limit, cursor=cursor or None)
+    assert isinstance(page, LogPage)
+    return s, page
+
+
+def histogram(ctx: OrgContext, q: str, start: str | None, end: str | None,
+              buckets: int) -> tuple[Search, list[HistogramBucket]]:
+    s = resolve(ctx, q, start, end)
+    result = _store_call(q, get_store().histogram, s.org, s.query, s.start, s.end, buckets=buckets)
+    assert isinstance(result, list)
+    return s, result
+
+
+def search_traces(ctx: OrgContext, q: str, start: str | None, end: str | None,
+                  limit: int) -> tuple[Search, list[TraceSummary]]:
+    s = resolve(ctx, q, start, end)
+    result = _store_call(q, get_store().search_traces, s.org, s.query, s.start, s.end, limit=limit)
+    assert isinstance(result, list)
+    return s, result
+
+
+def get_trace(org: Organization, trace_id: str) -> Trace:
+    if not _TRACE_ID.match(trace_id):
+        raise ServiceError(400, "invalid_trace_id", "A trace id is 32 hexadecimal characters.")
+    trace = get_store().get_trace(org, trace_id)
+    if trace is None:
+        raise ServiceError(404, "not_found", "Trace not found.")
+    return trace

@@ -1,0 +1,74 @@
+"""Datasource management (staff): atomic writes with audit; secrets set through the model's setters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from portal.tenancy import audit
+
+from . import federation
+from .models import AuthType, Datasource
+
+SECRET_INPUTS = ("password", "bearer_token")
+
+
+def _apply(ds: Datasource, data: dict[str, Any]) -> list[str]:
+    """Copy validated fields; returns the names of secrets that changed (for the audit, values never)."""
+    changed_secrets: list[str] = []
+    for field, value in data.items():
+        if field in SECRET_INPUTS:
+            setattr(ds, field, value or "")
+            changed_secrets.append(field)
+        else:
+            setattr(ds, field, value)
+    if ds.auth_type == AuthType.NONE:
+        ds.password_encrypted = ds.bearer_token_encrypted = ""
+    return changed_secrets
+
+
+def _make_only_default(ds: Datasource) -> None:
+    if ds.is_default:
+        Datasource.objects.exclude(pk=ds.pk).filter(is_default=True).update(is_default=False)
+
+
+def create_datasource(request: HttpRequest | Any, data: dict[str, Any]) -> Datasource:
+    with transaction.atomic():
+        ds = Datasource()
+        secrets = _apply(ds, data)
+        if ds.is_default:
+            Datasource.objects.filter(is_default=True).update(is_default=False)
+        elif not Datasource.objects.exists():
+            ds.is_default = True  # the first one is the default: no second click needed
+        ds.save()
+        changes = audit.snapshot(ds)
+        changes.update({f"{s}_changed": True for s in secrets})
+        audit.record(request, "create", ds, changes, org=None)
+    return ds
+
+
+def update_datasource(request: HttpRequest | Any, ds: Datasource, data: dict[str, Any]) -> Datasource:
+    with transaction.atomic():
+        ds = Datasource.objects.select_for_update().get(pk=ds.pk)
+        before = audit.snapshot(ds)
+        secrets = _apply(ds, data)
+        _make_only_default(ds)
+        ds.save()
+        changes = audit.diff(before, audit.snapshot(ds))
+        changes.update({f"{s}_changed": True for s in secrets})
+        audit.record(request, "update", ds, changes, org=None)
+    return ds
+
+
+def delete_datasource(request: HttpRequest | Any, ds: Datasource) -> None:
+    with transaction.atomic():
+        audit.record(request, "delete", ds, {}, org=None)
+        ds.delete()
+
+
+def test_datasource(request: HttpRequest | Any, ds: Datasource) -> dict[str, Any]:
+    result = federation.test_connection(ds)
+    audit.record(request, "test", ds, {"ok": result["ok"]}, org=None)
+    return result

@@ -1,0 +1,47 @@
+"""Target health (up, last scrape, last error) as the scraping Prometheus reports it, for one org only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from metrics_in_app.destination import org_label
+from metrics_in_app.file_sd import TARGET_ID_LABEL
+from portal.errors import ServiceError
+from portal.tenancy.models import Organization
+
+
+def health_for(org: Organization, target_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """{target id: {health, last_scrape, last_error, scrape_url, last_scrape_duration}} for the org's targets.
+
+    Filtered twice: by the target ids the org owns and by the org label on the target, so a foreign
+    target can never show up even if ids collided.
+    """
+    if not settings.PROMETHEUS_URL:
+        raise ServiceError(503, "backend_not_configured", "No Prometheus is configured (PROMETHEUS_URL).")
+    label = org_label(org)
+    try:
+        resp = httpx.get(settings.PROMETHEUS_URL.rstrip("/") + "/api/v1/targets", params={"state": "active"},
+                         timeout=5.0)
+        resp.raise_for_status()
+        active = resp.json()["data"]["activeTargets"]
+    except (httpx.HTTPError, ValueError, KeyError) as e:
+        raise ServiceError(502, "backend_unavailable", f"Prometheus at {settings.PROMETHEUS_URL} did not answer "
+                           f"the targets request: {e}") from e
+    out: dict[int, dict[str, Any]] = {}
+    for t in active:
+        raw_id = (t.get("discoveredLabels") or {}).get(TARGET_ID_LABEL, "")
+        if not raw_id.isdigit() or int(raw_id) not in target_ids:
+            continue
+        if (t.get("labels") or {}).get(label.name) != label.value:
+            continue
+        out[int(raw_id)] = {
+            "health": t.get("health", "unknown"),
+            "last_scrape": t.get("lastScrape"),
+            "last_error": t.get("lastError", ""),
+            "scrape_url": t.get("scrapeUrl", ""),
+            "last_scrape_duration": t.get("lastScrapeDuration"),
+        }
+    return out
