@@ -191,9 +191,9 @@ CAPACITY: dict[str, Any] = {
         ], 12, 0, unit="bytes"),
         _p("timeseries", "CPU: now and forecast (cores)", [
             ("sum by (service) (rate(process_cpu_seconds_total[5m]))", "{{service}} now"),
-            (f"predict_linear(sum by (service) (rate(process_cpu_seconds_total[5m]))[1h:1m], {_7D})",
+            (f"predict_linear(sum by (service) (rate(process_cpu_seconds_total[5m]))[1h:5s], {_7D})",
              "{{service}} +7d"),
-            (f"predict_linear(sum by (service) (rate(process_cpu_seconds_total[5m]))[1h:1m], {_30D})",
+            (f"predict_linear(sum by (service) (rate(process_cpu_seconds_total[5m]))[1h:5s], {_30D})",
              "{{service}} +30d"),
         ], 0, 8, unit="short"),
         _p("table", "Headroom per service", [

@@ -1,5 +1,14 @@
 """REST endpoints of this app, mounted under /api/v1/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from metrics_in_app import api
+
+router = SimpleRouter(trailing_slash=True)
+router.register("scrape-targets", api.ScrapeTargetViewSet, basename="scrape-target")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("metrics-in/limits/", api.IngestLimitsView.as_view(), name="metrics-in-limits"),
+    *router.urls,
+]

@@ -1,7 +1,8 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from portal.core import health, views as core_views
+from portal.core import health
+from portal.core import views as core_views
 from portal.tenancy import urls as tenancy_urls
 
 ORG_APPS = ["dashboards_app", "alerts_app", "logs_app", "metrics_app", "metrics_in_app"]

@@ -57,7 +57,7 @@ def wait_http(url: str, seconds: float = 30) -> bool:
 
 def stop_all(*_: object) -> None:
     print("\nstopping…")
-    for name, p in reversed(procs):
+    for _name, p in reversed(procs):
         if p.poll() is None:
             try:
                 os.killpg(p.pid, signal.SIGTERM)

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager") or "/usr/bin/prometheus-alertmanager"
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 VICTORIA = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
 
 
@@ -116,7 +116,7 @@ def start_alertmanager(config: str = "", *, port: int | None = None, workdir: Pa
     (workdir / "alertmanager.yml").write_text(config)
     args = [ALERTMANAGER, f"--config.file={workdir / 'alertmanager.yml'}", f"--storage.path={workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}", f"--cluster.listen-address=127.0.0.1:{cluster_port}",
-            "--cluster.advertise-address=127.0.0.1:%d" % cluster_port, "--log.level=warn"]
+            f"--cluster.advertise-address=127.0.0.1:{cluster_port}", "--log.level=warn"]
     proc = Proc("alertmanager", f"http://127.0.0.1:{port}", port, workdir, args,
                 files={"config": workdir / "alertmanager.yml"})
     return proc.start()

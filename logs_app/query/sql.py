@@ -84,8 +84,12 @@ class Dialect:
             return ("(CASE WHEN (attributes->>%s) ~ '^\\s*-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?\\s*$' "
                     "THEN (attributes->>%s)::float8 END)")
         path = '$."' + key.replace('"', "") + '"'
-        key_params.extend([path, path])
+        key_params.extend([path] * 6)
+        # Numbers, and strings made only of number characters (CAST alone would turn "abc" into 0).
         return ("(CASE WHEN json_type(attributes, %s) IN ('integer', 'real') "
+                "THEN CAST(json_extract(attributes, %s) AS REAL) "
+                "WHEN json_type(attributes, %s) = 'text' AND json_extract(attributes, %s) GLOB '*[0-9]*' "
+                "AND NOT json_extract(attributes, %s) GLOB '*[^0-9.eE+-]*' "
                 "THEN CAST(json_extract(attributes, %s) AS REAL) END)")
 
 

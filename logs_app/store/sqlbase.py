@@ -214,12 +214,15 @@ class SQLLogStore(LogStore):
         if cur["o"] != org.pk:
             raise CursorError("This cursor belongs to another organization's tail.")
         since = int(cur["i"])
+        with connection.cursor() as c:
+            high = self._last_id(c)
         now_us = to_us(datetime.now().astimezone())
         rows = self._run(
-            f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND id > %s AND {where} "
-            "ORDER BY id LIMIT %s", [org.pk, now_us - TAIL_WINDOW_US, since, *params, limit])
+            f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND id > %s AND id <= %s "
+            f"AND {where} ORDER BY id LIMIT %s", [org.pk, now_us - TAIL_WINDOW_US, since, high, *params, limit])
         records = [self._log_from_row(r) for r in rows]
-        last = int(rows[-1][0]) if rows else since
+        # A full page resumes after its last row; otherwise everything up to `high` has been looked at.
+        last = int(rows[-1][0]) if len(rows) >= limit else max(since, high)
         return LogPage(records, encode_cursor(i=last, o=org.pk))
 
     def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
-from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -54,7 +53,7 @@ class MemberViewSet(OrgScopedViewSet):
     model = Membership
     serializer_class = MembershipSerializer
     write_role = Role.ADMIN
-    http_method_names: ClassVar[list[str]] = ["get", "post", "patch", "delete", "head", "options"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scope_queryset(self, qs: QuerySet[Any]) -> QuerySet[Any]:
         return qs.select_related("user")
@@ -86,7 +85,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     model = ApiToken
     serializer_class = ApiTokenSerializer
     write_role = Role.VIEWER  # anyone may hold a token; its rights never exceed their role
-    http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
 
     def scope_queryset(self, qs: QuerySet[Any]) -> QuerySet[Any]:
         qs = qs.select_related("user")
@@ -112,7 +111,7 @@ class IngestTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     model = IngestToken
     serializer_class = IngestTokenSerializer
     required_role = Role.ADMIN
-    http_method_names: ClassVar[list[str]] = ["get", "post", "delete", "head", "options"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
 
     @extend_schema(request=IngestTokenSerializer, responses={201: IngestTokenCreatedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,6 +1,7 @@
 """The one base for org-scoped API endpoints.
 
-`OrgScopedGenericViewSet` (and `OrgScopedViewSet`, its full-CRUD form) builds its queryset from `model.objects.for_org(request.org)`; subclasses narrow it
+`OrgScopedGenericViewSet` (and `OrgScopedViewSet`, its full-CRUD form) builds its queryset from
+`model.objects.for_org(request.org)`; subclasses narrow it
 in `scope_queryset` and may not override get_queryset/get_object/perform_create (checked at class
 creation, as PostHog's TeamAndOrgViewSetMixin does). The org is never read from the request body.
 """
@@ -69,6 +70,7 @@ class OrgScopedGenericViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
         with transaction.atomic():
+            assert serializer.instance is not None
             before = audit.snapshot(serializer.instance)
             obj = serializer.save()
             audit.record(self.request, "update", obj, audit.diff(before, audit.snapshot(obj)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework import authentication, exceptions

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from portal.tenancy.models import ROLE_RANK, Membership, Organization, Role, TokenScope
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
     from django.http import HttpRequest
 
     from portal.tenancy.models import ApiToken
@@ -34,7 +33,7 @@ class OrgContext:
         return self.scope == TokenScope.WRITE and self.has_role(Role.ADMIN)
 
 
-def context_for(user: AbstractBaseUser | AnonymousUser, org: Organization, **extra: Any) -> OrgContext | None:
+def context_for(user: Any, org: Organization, **extra: Any) -> OrgContext | None:
     """The user's context in org, or None when they may not see it. Staff see every org as admins."""
     if not user.is_authenticated:
         return None
@@ -46,7 +45,7 @@ def context_for(user: AbstractBaseUser | AnonymousUser, org: Organization, **ext
     return OrgContext(org=org, role=membership.role, **extra)
 
 
-def orgs_for(user: AbstractBaseUser | AnonymousUser) -> list[Organization]:
+def orgs_for(user: Any) -> list[Organization]:
     if not user.is_authenticated:
         return []
     if getattr(user, "is_staff", False):

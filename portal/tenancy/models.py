@@ -50,7 +50,7 @@ class Membership(models.Model):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects: OrgManager[Membership] = OrgManager()
+    objects = OrgManager["Membership"]()
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [
@@ -146,7 +146,7 @@ class AuditEntry(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
-    objects: OrgManager[AuditEntry] = OrgManager()
+    objects = OrgManager["AuditEntry"]()
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]

@@ -8,11 +8,11 @@ from typing import Any
 from django.contrib.auth.mixins import UserPassesTestMixin
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
+from django.views.generic import TemplateView
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from django.views.generic import TemplateView
 
 from portal.errors import ServiceError
 from portal.tenancy import services
@@ -61,7 +61,7 @@ class PlatformAuditPage(UserPassesTestMixin, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx = super().get_context_data(**kwargs)
-        qs = AuditEntry.objects.all_orgs().select_related("org")
+        qs: QuerySet[AuditEntry] = AuditEntry.objects.all_orgs().select_related("org")
         try:
             qs = filter_audit(qs, self.request.GET)
         except ServiceError as e:

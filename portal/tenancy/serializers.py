@@ -74,7 +74,7 @@ class IngestTokenCreatedSerializer(IngestTokenSerializer):
 
 
 class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
-    org = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    org: serializers.SlugRelatedField[Organization] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
         model = AuditEntry

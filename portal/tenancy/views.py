@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -27,7 +28,7 @@ from portal.tenancy.models import ApiToken, AuditEntry, IngestToken, Membership,
 from portal.tenancy.views_base import OrgViewMixin
 
 
-class ThrottledAuthForm(auth_views.AuthenticationForm):
+class ThrottledAuthForm(AuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) or "unknown"
@@ -44,7 +45,7 @@ class ThrottledAuthForm(auth_views.AuthenticationForm):
 class ThrottledLoginView(auth_views.LoginView):
     form_class = ThrottledAuthForm
 
-    def form_valid(self, form: auth_views.AuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         throttle.clear(form.cleaned_data.get("username") or "")
         return super().form_valid(form)
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 
 from portal.tenancy.auth import SESSION_ORG_KEY
 from portal.tenancy.context import OrgContext, context_for
@@ -42,12 +42,12 @@ class OrgViewMixin(LoginRequiredMixin):
     required_role: ClassVar[str] = Role.VIEWER
     write_role: ClassVar[str] = Role.EDITOR
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.org_ctx = resolve_org(request, kwargs["org_slug"], self.required_role, self.write_role)
         self.org = self.org_ctx.org
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return]
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc, no-any-return, return-value]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         ctx: dict[str, Any] = super().get_context_data(**kwargs)  # type: ignore[misc]

@@ -36,11 +36,14 @@ def demo_prometheus(demo_workload: tuple[str, int]) -> Iterator[procs.Proc]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         r = httpx.get(prom.url + "/api/v1/query",
-                      params={"query": "count(rate(http_requests_total[1m]) > 0) and count(up == 1) >= 9"})
+                      params={"query": "count(rate(http_requests_total[1m]) > 0) and count(up == 1) >= 9 and "
+                              "count(predict_linear(sum(rate(process_cpu_seconds_total[5m]))[1h:5s], 60))"})
         if r.json()["data"]["result"]:
             break
         time.sleep(0.5)
-    time.sleep(3)  # a few more samples, so rates over short windows are defined everywhere
+    else:
+        raise RuntimeError("the demo workload's series did not appear within a minute")
+    time.sleep(2)  # a few more samples, so rates over short windows are defined everywhere
     yield prom
     prom.cleanup()
 

@@ -20,8 +20,8 @@ def probe(tmp_path, **env):
     base = {k: v for k, v in os.environ.items() if k not in (
         "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "PROMETHEUS_URL", "CELERY_BROKER_URL")}
     base.update(PORTAL_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="portal.settings", **env)
-    r = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
-    return r
+    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=base, capture_output=True, text=True,
+                          timeout=60)
 
 
 def test_embedded_defaults(tmp_path):

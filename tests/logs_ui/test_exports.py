@@ -234,3 +234,36 @@ def test_schedule_validation_and_isolation(api_alice: Any, api_charlie: Any) -> 
     assert api_charlie.patch(f"/api/v1/exports/schedules/{sid}/", {"enabled": False}, format="json").status_code == 404
     assert api_charlie.delete(f"/api/v1/exports/schedules/{sid}/").status_code == 404
     assert api_alice.delete(f"/api/v1/exports/schedules/{sid}/").status_code == 204
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_and_cancel_seen_across_connections(org_a: Any, alice: Any, seeded: Any, monkeypatch: Any) -> None:
+    """As in production: another connection (the API) sees progress while the task streams, and its
+    cancel neither blocks on the task's transaction nor is missed."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    store = get_store()
+    store.write_logs([r for _ in range(10) for r in make_logs(org_a, seeded["now"], n=30)])
+    # Saved directly: in autocommit, create_export would run the (eager) task at once.
+    export = Export.objects.create(org=org_a, query="", start=seeded["now"] - timedelta(hours=1),
+                                   end=seeded["now"] + timedelta(minutes=1), expires_at=timezone.now() + timedelta(1))
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    seen: list[int] = []
+    real_iter = store.iter_records
+
+    def iter_watch(*args: Any, **kwargs: Any) -> Any:
+        for i, rec in enumerate(real_iter(*args, **kwargs)):
+            if i == 120:
+                with other.cursor() as c:
+                    c.execute("SELECT rows_written FROM logs_app_export WHERE id = %s", [export.pk])
+                    seen.append(c.fetchone()[0])
+                    c.execute("UPDATE logs_app_export SET cancel_requested = %s WHERE id = %s", [True, export.pk])
+            yield rec
+
+    monkeypatch.setattr(store, "iter_records", iter_watch)
+    monkeypatch.setattr(services, "PROGRESS_ROWS", 50)
+    try:
+        assert services.run_export(export.pk) == ExportStatus.CANCELLED
+    finally:
+        other.close()
+    assert seen == [100]

@@ -1,0 +1,51 @@
+"""Browser pages of issue 9: logs explorer, traces (search, service map, waterfall), performance, exports.
+
+The pages are thin shells: their scripts call the org-scoped REST API (`/api/v1/…`) with the session and
+`X-Portal-Org`, so the browser sees exactly what an API client sees. Non-members get 404 from org_view.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from portal.tenancy.views_base import org_view
+
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def _page(request: HttpRequest, template: str, **extra: object) -> HttpResponse:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    return render(request, f"logs_app/{template}", {"org": org, **extra})
+
+
+@org_view()
+def logs_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "logs.html", active="logs")
+
+
+@org_view()
+def traces_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "traces.html", active="traces")
+
+
+@org_view()
+def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
+    """The waterfall page; the trace itself is loaded by the API (another org's id → 404 there too)."""
+    from logs_app.store import get_store
+
+    if not _TRACE_ID.match(trace_id) or get_store().get_trace(request.org_ctx.org, trace_id.lower()) is None:  # type: ignore[attr-defined]
+        raise Http404("Trace not found.")
+    return _page(request, "trace.html", active="traces", trace_id=trace_id.lower())
+
+
+@org_view()
+def performance_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "performance.html", active="performance")
+
+
+@org_view()
+def exports_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "exports.html", active="exports")

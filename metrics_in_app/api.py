@@ -1,0 +1,60 @@
+"""REST endpoints: scrape targets (org admins write, members read) with health; ingest limits."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework import mixins
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from metrics_in_app import services
+from metrics_in_app.models import ScrapeTarget
+from metrics_in_app.serializers import ScrapeTargetSerializer
+from portal.errors import ServiceError
+from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
+from portal.tenancy.models import Role
+
+
+class ScrapeTargetViewSet(
+    OrgScopedGenericViewSet, mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, mixins.ListModelMixin,
+):
+    # The org-scoped base comes first so that its perform_create/update/destroy (org set from the token,
+    # audited) win over DRF's mixins; portal's OrgScopedViewSet lists the mixins first.
+    model = ScrapeTarget
+    serializer_class = ScrapeTargetSerializer
+    write_role: ClassVar[str] = Role.ADMIN
+
+    def perform_destroy(self, instance: Any) -> None:
+        super().perform_destroy(instance)
+        services.schedule_file_sd(self.org)
+
+    @action(detail=False, methods=["get"])
+    def health(self, request: Request) -> Response:
+        return Response({"targets": services.targets_with_health(self.org)})
+
+    @action(detail=True, methods=["get"], url_path="health")
+    def target_health(self, request: Request, pk: str | None = None) -> Response:
+        target = self.get_object()
+        rows = [r for r in services.targets_with_health(self.org) if r["id"] == target.pk]
+        return Response(rows[0])
+
+
+class IngestLimitsView(OrgAPIView):
+    """GET: the org's effective limits (any member). PUT/PATCH: overrides, platform operators only."""
+
+    write_role: ClassVar[str] = Role.ADMIN
+
+    def get(self, request: Request) -> Response:
+        return Response(services.effective_limits(self.org))
+
+    def patch(self, request: Request) -> Response:
+        if not self.org_ctx.is_staff:
+            raise ServiceError(403, "forbidden", "Ingest limits are set by platform operators (staff).")
+        if not isinstance(request.data, dict):
+            raise ServiceError(400, "invalid", "body: an object of limit → value")
+        return Response(services.set_limits(self.org, dict(request.data)))
+
+    put = patch

@@ -1,0 +1,37 @@
+"""API shapes of scrape targets; secrets are write-only and never read back."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework import serializers
+
+from metrics_in_app import services
+from metrics_in_app.models import ScrapeTarget
+
+
+class ScrapeTargetSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=500)
+    bearer_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4000)
+    secret_set = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScrapeTarget
+        fields: ClassVar[list[str]] = [
+            "id", "name", "address", "metrics_path", "scheme", "interval_seconds", "labels", "auth_type",
+            "username", "password", "bearer_token", "secret_set", "enabled", "created_at", "updated_at",
+        ]
+        read_only_fields: ClassVar[list[str]] = ["id", "created_at", "updated_at"]
+
+    def get_secret_set(self, obj: ScrapeTarget) -> bool:
+        return bool(obj.password_encrypted or obj.bearer_token_encrypted)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return services.clean_target(self.context["org"], attrs, self.instance)
+
+    def create(self, validated_data: dict[str, Any]) -> ScrapeTarget:
+        org = validated_data.pop("org", None) or self.context["org"]
+        return services.save_target(org, validated_data)
+
+    def update(self, instance: ScrapeTarget, validated_data: dict[str, Any]) -> ScrapeTarget:
+        return services.save_target(instance.org, validated_data, instance)

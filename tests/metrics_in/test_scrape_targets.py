@@ -1,0 +1,162 @@
+"""Self-service scrape targets: API, SSRF guard, file_sd file, a real exporter scraped by a real Prometheus."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+
+from metrics_in_app import file_sd
+from metrics_in_app.models import ScrapeTarget
+from tests import procs
+from tests.metrics_in.conftest import wait_for
+
+pytestmark = pytest.mark.django_db
+
+EXPORTER = """
+import sys, time
+from prometheus_client import Gauge, start_http_server
+g = Gauge("shop_stock_items", "Items in stock", ["org_id", "sku"])
+g.labels(org_id="globex", sku="a1").set(42)
+start_http_server(int(sys.argv[1]), addr="127.0.0.1")
+while True:
+    time.sleep(1)
+"""
+
+
+@pytest.fixture
+def exporter() -> Iterator[str]:
+    """A real exporter process that claims org_id="globex" on its series."""
+    port = procs.free_port()
+    p = subprocess.Popen([sys.executable, "-c", EXPORTER, str(port)])
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield f"127.0.0.1:{port}"
+    finally:
+        p.terminate()
+        p.wait(5)
+
+
+@pytest.fixture
+def allow_loopback(settings: Any) -> None:
+    settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.1/32"]
+
+
+def test_ssrf_guard_refuses_internal_targets(api_alice: Any, settings: Any, tmp_path: Any) -> None:
+    settings.PROMETHEUS_FILE_SD_DIR = tmp_path
+    settings.PROMETHEUS_URL = "http://127.0.0.1:9090"
+    for address in ["127.0.0.1:9100", "localhost:9100", "10.1.2.3:80", "192.168.0.5:9100", "169.254.169.254:80",
+                    "[::1]:9100", "0.0.0.0:9100", "100.64.1.1:80"]:
+        r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": address}, format="json")
+        assert r.status_code == 400, (address, r.content)
+        assert r.json()["error"]["code"] in ("forbidden_target", "invalid"), address
+    for address in ["nohost", "a:b", "h:0", "h:70000", "user@h:80", "h:80/x"]:
+        r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": address}, format="json")
+        assert r.status_code == 400, address
+    # Allowed network, but the platform's own Prometheus stays refused.
+    settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.0/8"]
+    r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": "127.0.0.1:9090"}, format="json")
+    assert r.status_code == 400 and "platform" in r.json()["error"]["message"]
+    r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": "127.0.0.1:9100"}, format="json")
+    assert r.status_code == 201, r.content
+    assert ScrapeTarget.objects.all_orgs().count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_crud_roles_and_cross_org(api_alice: Any, api_bob: Any, api_charlie: Any, api_carol: Any,
+                                      allow_loopback: None, settings: Any, tmp_path: Any, org_a: Any) -> None:
+    settings.PROMETHEUS_FILE_SD_DIR = tmp_path
+    body = {"name": "shop", "address": "127.0.0.1:9200", "metrics_path": "/m", "interval_seconds": 15,
+            "labels": {"team": "web"}, "auth_type": "bearer", "bearer_token": "s3cret"}
+    assert api_bob.post("/api/v1/scrape-targets/", body, format="json").status_code == 403
+    assert api_carol.post("/api/v1/scrape-targets/", body, format="json").status_code == 403  # editors too
+    r = api_alice.post("/api/v1/scrape-targets/", body, format="json")
+    assert r.status_code == 201, r.content
+    data = r.json()
+    assert "bearer_token" not in data and data["secret_set"] is True
+    tid = data["id"]
+    assert ScrapeTarget.objects.for_org(org_a).get().bearer_token == "s3cret"
+    assert api_bob.get(f"/api/v1/scrape-targets/{tid}/").status_code == 200
+    # Another org: 404 everywhere.
+    assert api_charlie.get(f"/api/v1/scrape-targets/{tid}/").status_code == 404
+    assert api_charlie.patch(f"/api/v1/scrape-targets/{tid}/", {"name": "x"}, format="json").status_code == 404
+    assert api_charlie.delete(f"/api/v1/scrape-targets/{tid}/").status_code == 404
+    assert api_charlie.get(f"/api/v1/scrape-targets/{tid}/health/").status_code == 404
+    assert api_charlie.get("/api/v1/scrape-targets/").json()["results"] == []
+    # Label checks: the org label cannot be set by the admin either.
+    r = api_alice.patch(f"/api/v1/scrape-targets/{tid}/", {"labels": {"org_id": "globex"}}, format="json")
+    assert r.status_code == 400
+    r = api_alice.patch(f"/api/v1/scrape-targets/{tid}/", {"labels": {"__address__": "x"}}, format="json")
+    assert r.status_code == 400
+    assert api_alice.delete(f"/api/v1/scrape-targets/{tid}/").status_code == 204
+    assert json.loads((tmp_path / "acme.json").read_text()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_file_sd_written_atomically_with_org_label(api_alice: Any, allow_loopback: None, settings: Any,
+                                                   tmp_path: Any, org_a: Any, org_b: Any) -> None:
+    settings.PROMETHEUS_FILE_SD_DIR = tmp_path
+    r = api_alice.post("/api/v1/scrape-targets/", {"name": "a", "address": "127.0.0.1:9201", "scheme": "https",
+                                                   "labels": {"team": "web"}}, format="json")
+    assert r.status_code == 201
+    groups = json.loads((tmp_path / "acme.json").read_text())
+    assert groups == [{"targets": ["127.0.0.1:9201"], "labels": {
+        "team": "web", "org_id": "acme", "__metrics_path__": "/metrics", "__scheme__": "https",
+        "__scrape_interval__": "30s", "__scrape_timeout__": "10s",
+        "__meta_portal_target_id": str(r.json()["id"])}}]
+    assert not (tmp_path / "globex.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["acme.json"]  # no temp files left behind
+    # A target that became forbidden (allow-list removed) drops out at the next write.
+    settings.METRICS_IN_SCRAPE_ALLOW_NETS = []
+    file_sd.write(org_a)
+    assert json.loads((tmp_path / "acme.json").read_text()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_exporter_claiming_other_org_stays_in_own_org(prom: Any, exporter: str, api_alice: Any, api_charlie: Any,
+                                                      allow_loopback: None) -> None:
+    r = api_alice.post("/api/v1/scrape-targets/", {"name": "stock", "address": exporter, "interval_seconds": 5},
+                       format="json")
+    assert r.status_code == 201, r.content
+    tid = r.json()["id"]
+    found = wait_for(prom.url, "shop_stock_items", timeout=30)
+    assert len(found) == 1
+    metric = found[0]["metric"]
+    assert metric["org_id"] == "acme" and metric["exported_org_id"] == "globex"
+    assert wait_for(prom.url, 'shop_stock_items{org_id="globex"}', timeout=1) == []
+    health = api_alice.get(f"/api/v1/scrape-targets/{tid}/health/").json()
+    assert health["health"] == "up" and health["last_error"] == "" and health["last_scrape"]
+    # Charlie's org has no targets, and its health listing shows none of A's.
+    assert api_charlie.get("/api/v1/scrape-targets/health/").json() == {"targets": []}
+
+
+def test_settings_page(web_alice: Client, web_charlie: Client, allow_loopback: None, settings: Any,
+                       tmp_path: Any, bob: Any, org_a: Any) -> None:
+    settings.PROMETHEUS_FILE_SD_DIR = tmp_path
+    url = "/o/acme/settings/scrape-targets/"
+    assert web_alice.get(url).status_code == 200
+    assert web_charlie.get(url).status_code == 404
+    r = web_alice.post(url, {"op": "create", "name": "web", "address": "127.0.0.1:9300", "metrics_path": "/metrics",
+                             "scheme": "http", "interval_seconds": 30, "labels": "team=web", "auth_type": "none"})
+    assert r.status_code == 302
+    assert ScrapeTarget.objects.for_org(org_a).get().labels == {"team": "web"}
+    r = web_alice.post(url, {"op": "create", "name": "bad", "address": "10.0.0.1:80", "metrics_path": "/metrics",
+                             "scheme": "http", "interval_seconds": 30, "auth_type": "none"})
+    assert r.status_code == 200 and b"private address" in r.content
+    viewer = Client()
+    viewer.force_login(bob)
+    assert viewer.get(url).status_code == 200
+    assert viewer.post(url, {"op": "delete", "id": ScrapeTarget.objects.for_org(org_a).get().pk}).status_code == 403
