@@ -38,7 +38,7 @@ def alert_for(rule: Rule, org: Organization, count: int, now: datetime, firing: 
                              "startsAt": (rule.log_firing_since or now).isoformat()}
     # A firing alert is re-posted every evaluation with an end a few windows ahead; a resolved one ends now.
     alert["endsAt"] = (now + timedelta(minutes=max(3, rule.log_window_minutes))).isoformat() if firing \
-        else now.isoformat()
+        else min(now, timezone.now()).isoformat()
     return alert
 
 

@@ -130,7 +130,7 @@ class EndpointStats:
         n = len(d)
         return {
             "service": self.service, "endpoint": self.endpoint, "count": n,
-            "throughput_rps": round(n / seconds, 4), "errors": self.errors,
+            "throughput_rps": round(n / seconds, 6), "errors": self.errors,
             "error_rate": round(self.errors / n, 4) if n else 0.0,
             "p50_ms": round(percentile(d, 50), 3), "p95_ms": round(percentile(d, 95), 3),
             "p99_ms": round(percentile(d, 99), 3), "max_ms": round(d[-1], 3) if d else 0.0,

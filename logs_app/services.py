@@ -16,7 +16,7 @@ from django.utils import timezone
 from logs_app.query import QueryError, parse, split_org_terms
 from logs_app.query.ast import Node
 from logs_app.store import get_store
-from logs_app.store.records import CursorError, HistogramBucket, LogPage, Trace, TraceSummary
+from logs_app.store.records import CursorError, ForeignCursorError, HistogramBucket, LogPage, Trace, TraceSummary
 from portal.errors import ServiceError
 from portal.tenancy.context import OrgContext
 from portal.tenancy.models import Organization
@@ -117,6 +117,8 @@ def _store_call(q: str, fn: object, *args: object, **kwargs: object) -> object:
         return fn(*args, **kwargs)  # type: ignore[operator]
     except QueryError as e:
         raise query_error(e, q) from e
+    except ForeignCursorError as e:
+        raise ServiceError(404, "not_found", "Unknown cursor.") from e
     except CursorError as e:
         raise ServiceError(400, "invalid_cursor", str(e)) from e
 

@@ -6,6 +6,7 @@ value; a malformed parameter raises a 400.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from django.core.cache import cache
 
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
+
+log = logging.getLogger(__name__)
 
 _DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
@@ -145,12 +148,17 @@ def concurrency_slot(org: Organization | None, limits: Limits) -> Iterator[None]
     the limit holds across web processes. The key expires in case a process dies mid-query."""
     key = f"metrics:inflight:{org.pk if org else 'all'}"
     ttl = int(limits.timeout_seconds) + 30
-    cache.add(key, 0, ttl)
     try:
-        current = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, ttl)
-        current = 1
+        cache.add(key, 0, ttl)
+        try:
+            current = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, ttl)
+            current = 1
+    except Exception:  # noqa: BLE001 - the cache is down: answer queries unlimited rather than not at all
+        log.warning("metrics concurrency limit not enforced: cache unavailable", exc_info=True)
+        yield
+        return
     try:
         if current > limits.max_concurrent:
             raise ServiceError(
@@ -164,5 +172,5 @@ def concurrency_slot(org: Organization | None, limits: Limits) -> Iterator[None]
     finally:
         try:
             cache.decr(key)
-        except ValueError:
+        except Exception:  # noqa: BLE001, S110 - expired or cache gone: the TTL cleans up
             pass

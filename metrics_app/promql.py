@@ -79,6 +79,14 @@ class ForeignOrgMatcher(PromQLError):
 
 # ---------------------------------------------------------------- parsing
 
+# Prometheus 2.x still has holt_winters (renamed double_exponential_smoothing in 3.0); promql-parser
+# dropped it. Registration is process-global, so guard against doing it twice.
+try:
+    pp.register_extra_functions([pp.Function(
+        "holt_winters", [pp.ValueType.Matrix, pp.ValueType.Scalar, pp.ValueType.Scalar], pp.ValueType.Vector)])
+except ValueError:
+    pass
+
 
 def _parse(query: str) -> pp.Expr:
     if not query or not query.strip():

@@ -160,3 +160,13 @@ def _record_db_vendor(django_db_setup: Any, django_db_blocker: Any) -> None:
         cur.execute("SELECT 1")
     OUTPUT_DIR.mkdir(exist_ok=True)
     (OUTPUT_DIR / "db-vendor.txt").write_text(connection.vendor)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _celery_in_process() -> None:
+    """Tasks run in process during tests even when REDIS_URL configures a broker (as in CI); tests that
+    need a real worker start one in a subprocess (tests/foundation/test_celery.py)."""
+    from portal.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = False

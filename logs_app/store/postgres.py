@@ -53,7 +53,7 @@ class PostgresLogStore(SQLLogStore):
                     copy.write_row(row)
 
     def _last_id(self, cursor: Any) -> int:
-        cursor.execute("SELECT last_value FROM logs_record_id_seq")
+        cursor.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq")
         return int(cursor.fetchone()[0])
 
     def _server_cursor(self) -> Any:

@@ -113,6 +113,10 @@ class CursorError(ValueError):
     """A cursor that this store did not hand out (or that was tampered with)."""
 
 
+class ForeignCursorError(CursorError):
+    """A well-formed cursor of another organization: callers answer it like any other org's object (404)."""
+
+
 def encode_cursor(**values: Any) -> str:
     raw = json.dumps(values, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

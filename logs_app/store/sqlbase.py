@@ -22,7 +22,7 @@ from logs_app.query.sql import Compiler, Dialect
 from logs_app.store.base import LogStore
 from logs_app.store.records import (
     LEVELS,
-    CursorError,
+    ForeignCursorError,
     HistogramBucket,
     LogContext,
     LogPage,
@@ -148,7 +148,7 @@ class SQLLogStore(LogStore):
         if cursor:
             c = decode_cursor(cursor, "t", "i", "o")
             if c["o"] != org.pk:
-                raise CursorError("This cursor belongs to another search.")
+                raise ForeignCursorError("This cursor belongs to another organization.")
             sql += " AND (time_us < %s OR (time_us = %s AND id < %s))"
             args += [int(c["t"]), int(c["t"]), int(c["i"])]
         sql += f" AND {where} ORDER BY time_us DESC, id DESC LIMIT %s"
@@ -212,7 +212,7 @@ class SQLLogStore(LogStore):
                 return LogPage([], encode_cursor(i=self._last_id(c), o=org.pk))
         cur = decode_cursor(since_cursor, "i", "o")
         if cur["o"] != org.pk:
-            raise CursorError("This cursor belongs to another organization's tail.")
+            raise ForeignCursorError("This cursor belongs to another organization.")
         since = int(cur["i"])
         with connection.cursor() as c:
             high = self._last_id(c)

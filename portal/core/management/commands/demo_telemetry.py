@@ -1,0 +1,131 @@
+"""Send realistic demo logs and traces for every org to the portal's own OTLP/HTTP receiver (`make run`).
+
+Each simulated request crosses api-router → user-org-service → analytics-service with one trace and one
+correlation id, logs on each hop, some slow, some failing, and the occasional authentication failure.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from typing import Any
+
+import httpx
+from django.core.management.base import BaseCommand, CommandParser
+
+from portal.tenancy import services
+from portal.tenancy.models import Organization
+
+ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/images", "/v1/audio/transcriptions"]
+MODELS = ["gpt-large", "gpt-small", "embed-v3", "whisper-2", "vision-1"]
+
+
+def _attrs(**kv: Any) -> list[dict[str, Any]]:
+    out = []
+    for k, v in kv.items():
+        if isinstance(v, bool):
+            out.append({"key": k, "value": {"boolValue": v}})
+        elif isinstance(v, int):
+            out.append({"key": k, "value": {"intValue": str(v)}})
+        elif isinstance(v, float):
+            out.append({"key": k, "value": {"doubleValue": v}})
+        else:
+            out.append({"key": k, "value": {"stringValue": str(v)}})
+    return out
+
+
+def simulate_request(org: str, now_ns: int) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """One request across three services: (logs per service, spans per service)."""
+    trace_id, corr = secrets.token_hex(16), secrets.token_hex(8)
+    route, model, user = random.choice(ROUTES), random.choice(MODELS), str(random.randint(1, 60))
+    slow = random.random() < 0.08
+    failed = random.random() < 0.05
+    auth_failed = random.random() < 0.04
+    latency_ms = random.lognormvariate(4.3, 0.5) * (8 if slow else 1)
+    status = 500 if failed else (401 if auth_failed else 200)
+    logs: dict[str, list[Any]] = {"api-router": [], "user-org-service": [], "analytics-service": []}
+    spans: dict[str, list[Any]] = {"api-router": [], "user-org-service": [], "analytics-service": []}
+    start = now_ns - int(latency_ms * 1e6)
+    root, auth_span, usage_span = secrets.token_hex(8), secrets.token_hex(8), secrets.token_hex(8)
+
+    def span(svc: str, sid: str, parent: str, name: str, t0: int, dur_ms: float, err: bool, **a: Any) -> None:
+        spans[svc].append({
+            "traceId": trace_id, "spanId": sid, "parentSpanId": parent, "name": name, "kind": 2,
+            "startTimeUnixNano": str(t0), "endTimeUnixNano": str(t0 + int(dur_ms * 1e6)),
+            "attributes": _attrs(**a, correlation_id=corr, org_id=org),
+            "status": {"code": 2 if err else 1, "message": "upstream error" if err else ""},
+        })
+
+    def log(svc: str, sid: str, level: str, body: str, t: int, **a: Any) -> None:
+        sev = {"debug": 5, "info": 9, "warn": 13, "error": 17}[level]
+        logs[svc].append({
+            "timeUnixNano": str(t), "severityNumber": sev, "severityText": level.upper(), "body": {"stringValue": body},
+            "traceId": trace_id, "spanId": sid, "attributes": _attrs(**a, correlation_id=corr, user_id=user),
+        })
+
+    span("api-router", root, "", f"POST {route}", start, latency_ms, failed, **{
+        "http.route": route, "http.status_code": status, "model": model})
+    span("user-org-service", auth_span, root, "authenticate", start + 1_000_000, 4.0, auth_failed, user_id=user)
+    log("user-org-service", auth_span, "warn" if auth_failed else "debug",
+        f"auth_failure: invalid API key for user {user}" if auth_failed else f"token verified for user {user}",
+        start + 2_000_000, event="auth_failure" if auth_failed else "auth_ok")
+    if not auth_failed:
+        span("analytics-service", usage_span, root, "record_usage", start + 6_000_000, latency_ms * 0.1, False,
+             model=model)
+        log("analytics-service", usage_span, "info", f"usage event recorded model={model}", start + 7_000_000,
+            model=model, tokens=random.randint(20, 4000))
+    level = "error" if failed else ("warn" if slow else "info")
+    msg = ("upstream connection reset by model backend" if failed else
+           f"{'slow request' if slow else 'request served'} {route} model={model}")
+    log("api-router", root, level, msg, now_ns, route=route, status=status, latency=f"{latency_ms:.0f}ms",
+        latency_ms=round(latency_ms, 1), model=model)
+    return logs, spans
+
+
+def otlp_bodies(org: str, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    now = time.time_ns()
+    logs: dict[str, list[Any]] = {}
+    spans: dict[str, list[Any]] = {}
+    for i in range(n):
+        lg, sp = simulate_request(org, now - i * 37_000_000)
+        for svc, items in lg.items():
+            logs.setdefault(svc, []).extend(items)
+        for svc, items in sp.items():
+            spans.setdefault(svc, []).extend(items)
+
+    def res(svc: str) -> dict[str, Any]:
+        return {"attributes": _attrs(**{"service.name": svc, "service.instance.id": f"{svc}-0",
+                                        "deployment.environment": "demo"})}
+
+    log_body = {"resourceLogs": [{"resource": res(s), "scopeLogs": [{"scope": {"name": "demo"}, "logRecords": r}]}
+                                 for s, r in logs.items() if r]}
+    span_body = {"resourceSpans": [{"resource": res(s), "scopeSpans": [{"scope": {"name": "demo"}, "spans": r}]}
+                                   for s, r in spans.items() if r]}
+    return log_body, span_body
+
+
+class Command(BaseCommand):
+    help = "Send demo logs and traces for every org to the portal's OTLP receiver until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--portal", default="http://127.0.0.1:8000")
+        parser.add_argument("--interval", type=float, default=3.0)
+        parser.add_argument("--per-batch", type=int, default=8)
+        parser.add_argument("--once", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        tokens = {org.label_value: services.create_ingest_token(org, "demo-telemetry")[1]
+                  for org in Organization.objects.all()}
+        with httpx.Client(base_url=opts["portal"], timeout=10) as client:
+            while True:
+                for org, token in tokens.items():
+                    logs, spans = otlp_bodies(org, opts["per_batch"])
+                    for path, body in (("/otlp/v1/logs", logs), ("/otlp/v1/traces", spans)):
+                        try:
+                            client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
+                        except httpx.HTTPError as e:
+                            self.stderr.write(f"{path}: {e}")
+                if opts["once"]:
+                    return
+                time.sleep(opts["interval"])
