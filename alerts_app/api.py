@@ -76,7 +76,7 @@ class RuleViewSet(OrgScopedViewSet):
         if key not in TEMPLATES:
             raise ServiceError(400, "invalid", "template: unknown template", {"field": "template"})
         data = TEMPLATES[key].build(dict(request.data.get("params") or {}))
-        data.update({k: v for k, v in request.data.items() if k in ("name", "severity", "channels", "enabled")})
+        data.update({k: v for k, v in request.data.items() if k in ("name", "severity", "channels", "enabled", "for_duration")})
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)

@@ -1,14 +1,24 @@
 """REST endpoints of this app, mounted under /api/v1/."""
 
-from django.urls import URLPattern, URLResolver, re_path
+from typing import Any
+
+from django.urls import URLPattern, URLResolver, path
+from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from logs_app import api
 
+
+def _also_with_slash(route: str, view: Any, name: str) -> list[URLPattern]:
+    """The documented route without a trailing slash, and the slash form (kept out of the schema)."""
+    hidden = extend_schema_view(get=extend_schema(exclude=True))(type(view.__name__ + "Slash", (view,), {}))
+    return [path(route, view.as_view(), name=name), path(route + "/", hidden.as_view())]
+
+
 urlpatterns: list[URLPattern | URLResolver] = [
-    re_path(r"^logs/search/?$", api.LogSearchView.as_view(), name="logs-search"),
-    re_path(r"^logs/histogram/?$", api.LogHistogramView.as_view(), name="logs-histogram"),
-    re_path(r"^traces/search/?$", api.TraceSearchView.as_view(), name="traces-search"),
-    re_path(r"^traces/(?P<trace_id>[^/]+)/?$", api.TraceDetailView.as_view(), name="traces-detail"),
+    *_also_with_slash("logs/search", api.LogSearchView, "logs-search"),
+    *_also_with_slash("logs/histogram", api.LogHistogramView, "logs-histogram"),
+    *_also_with_slash("traces/search", api.TraceSearchView, "traces-search"),
+    *_also_with_slash("traces/<str:trace_id>", api.TraceDetailView, "traces-detail"),
 ]
 
 from logs_app.export_api import urlpatterns as _issue9_urls  # noqa: E402 - exports, context, tail, performance

@@ -7,6 +7,7 @@ rather than an OrgScopedViewSet. Secrets are write-only: responses only say whet
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -23,6 +24,10 @@ class DatasourceSerializer(serializers.ModelSerializer[Datasource]):
     password = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=1000,
                                      style={"input_type": "password"})
     bearer_token = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=4000)
+    # Not URLField: single-label hosts (`http://prometheus:9090` in compose/k8s) must be accepted.
+    url = serializers.CharField(max_length=500)
+    # Declared so DRF adds no uniqueness validator: the service moves the default flag atomically.
+    is_default = serializers.BooleanField(required=False)
     has_secret = serializers.BooleanField(read_only=True)
     remote_write_url = serializers.CharField(read_only=True)
 
@@ -33,11 +38,15 @@ class DatasourceSerializer(serializers.ModelSerializer[Datasource]):
             "timeout_seconds", "org_label", "is_default", "remote_write_url", "created_at", "updated_at",
         ]
         read_only_fields: ClassVar[list[str]] = ["id", "created_at", "updated_at"]
+        validators: ClassVar[list[Any]] = []  # the single-default constraint is kept by services
 
     def validate_url(self, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise serializers.ValidationError("Only http:// and https:// URLs are supported.")
-        return value.rstrip("/")
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise serializers.ValidationError("Enter an http:// or https:// URL with a host.")
+        if parts.query or parts.fragment or parts.username:
+            raise serializers.ValidationError("No query, fragment or credentials in the URL; use auth_type.")
+        return value.strip().rstrip("/")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         inst: Datasource | None = self.instance  # type: ignore[assignment]

@@ -76,10 +76,7 @@ class Forwarder:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = httpx.Client(
-                        timeout=httpx.Timeout(settings.METRICS_IN_FORWARD_TIMEOUT_SECONDS, connect=2.0),
-                        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-                    )
+                    self._client = httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
         return self._client
 
     def _reserve(self, n: int) -> None:
@@ -137,7 +134,9 @@ class Forwarder:
         while True:
             attempt += 1
             try:
-                resp = self.client().post(target.url, content=body, headers=headers)
+                timeout = settings.METRICS_IN_FORWARD_TIMEOUT_SECONDS
+                resp = self.client().post(target.url, content=body, headers=headers,
+                                          timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)))
                 if resp.status_code < 300:
                     return
                 if resp.status_code != 429 and resp.status_code < 500:

@@ -43,7 +43,7 @@ class ScrapeTarget(OrgOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: OrgManager[ScrapeTarget] = OrgManager()
+    objects: OrgManager[ScrapeTarget] = OrgManager()  # type: ignore[assignment]
 
     class Meta:
         ordering: ClassVar[list[str]] = ["name", "id"]
@@ -81,7 +81,7 @@ class IngestLimits(OrgOwned):
     max_label_value_length = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: OrgManager[IngestLimits] = OrgManager()
+    objects: OrgManager[IngestLimits] = OrgManager()  # type: ignore[assignment]
 
     class Meta:
         constraints: ClassVar[list[models.BaseConstraint]] = [

@@ -104,15 +104,15 @@ def main() -> None:
     start("demo-workload", [PY, "-m", "dashboards_app.demo.workload", "--port", str(workload_port)], env)
 
     redis_url = env.get("REDIS_URL", "")
-    if not redis_url and shutil.which("redis-server"):
-        rport = pick_port(6379)
-        if rport == 6379 or port_free(6379):
-            start("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+    if not redis_url:
+        if not port_free(6379):
+            redis_url = "redis://127.0.0.1:6379/3"  # a Redis already runs here: use a database of our own
+        elif shutil.which("redis-server"):
+            start("redis", ["redis-server", "--port", "6379", "--bind", "127.0.0.1", "--save", "",
                             "--appendonly", "no", "--dir", str(VAR)])
-        redis_url = f"redis://127.0.0.1:{rport}/3"
-        env["REDIS_URL"] = redis_url
-    elif not redis_url and not port_free(6379):
-        redis_url = env["REDIS_URL"] = "redis://127.0.0.1:6379/3"
+            redis_url = "redis://127.0.0.1:6379/0"
+        if redis_url:
+            env["REDIS_URL"] = redis_url
 
     if shutil.which("prometheus-alertmanager"):
         am_port = pick_port(9093)
@@ -159,6 +159,8 @@ scrape_configs:
     if redis_url:
         start("celery", [PY, "-m", "celery", "-A", "portal", "worker", "-B", "--concurrency", "2",
                          "--loglevel", "INFO", "-s", str(VAR / "celerybeat-schedule")], env)
+    else:
+        start("beat-inprocess", [*manage, "beat_inprocess"], env)  # periodic tasks without a broker
 
     seed = subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     start("portal", [*manage, "runserver", "--noreload", "127.0.0.1:8000"], env)

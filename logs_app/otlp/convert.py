@@ -89,15 +89,34 @@ def any_value(v: Any, limits: Limits, depth: int = 0) -> Any:
 
 
 def attributes(kvs: Any, limits: Limits, truncated: list[str]) -> dict[str, Any]:
+    """KeyValue list → dict. The common cases (string, int) are inlined: this runs per record."""
     out: dict[str, Any] = {}
-    for i, kv in enumerate(kvs):
-        if i >= limits.max_attrs:
+    max_value, max_attrs = limits.max_attr_value, limits.max_attrs
+    n = 0
+    for kv in kvs:
+        if n >= max_attrs:
             truncated.append("attributes")
             break
-        value = any_value(kv.value, limits)
-        if isinstance(value, str) and len(value) == limits.max_attr_value:
-            truncated.append(f"attribute:{text(kv.key)[:64]}")
-        out[text(kv.key)[:256]] = value
+        n += 1
+        key = kv.key
+        if type(key) is not str or "\x00" in key:
+            key = text(key)
+        if len(key) > 256:
+            key = key[:256]
+        v = kv.value
+        kind = v.WhichOneof("value")
+        if kind == "string_value":
+            sv = v.string_value
+            if type(sv) is not str or "\x00" in sv:
+                sv = text(sv)
+            if len(sv) > max_value:
+                sv = sv[:max_value]
+                truncated.append(f"attribute:{key[:64]}")
+            out[key] = sv
+        elif kind == "int_value":
+            out[key] = v.int_value
+        else:
+            out[key] = any_value(v, limits)
     return out
 
 
@@ -164,11 +183,16 @@ def _log(lr: Any, org: Organization, res: dict[str, Any], service: str, scope: s
     truncated: list[str] = []
     attrs = attributes(lr.attributes, limits, truncated)
     when = _time(lr.time_unix_nano, lr.observed_time_unix_nano, now_ns, limits, attrs)
-    body_value = any_value(lr.body, limits) if lr.HasField("body") else ""
-    if lr.HasField("body") and lr.body.WhichOneof("value") == "string_value":
-        body = text(lr.body.string_value)  # the body gets its own, larger limit
+    body_kind = lr.body.WhichOneof("value")
+    if body_kind == "string_value":
+        body = lr.body.string_value  # the body gets its own, larger limit
+        if type(body) is not str or "\x00" in body:
+            body = text(body)
+    elif body_kind is None:
+        body = ""
     else:
-        body = body_value if isinstance(body_value, str) else json.dumps(body_value, ensure_ascii=False)
+        value = any_value(lr.body, limits)
+        body = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(body) > limits.max_body:
         body = body[: limits.max_body]
         truncated.append("body")
@@ -176,9 +200,10 @@ def _log(lr: Any, org: Organization, res: dict[str, Any], service: str, scope: s
         attrs.setdefault("otel.scope.name", scope)
     if truncated:
         attrs["portal.truncated"] = ",".join(truncated)
+    severity = lr.severity_number
+    level = LEVELS[(severity - 1) // 4] if 1 <= severity <= 24 else _level(0, text(lr.severity_text))
     return LogRecord(
-        org_id=org.pk, time=when, body=body, service=service,
-        level=_level(lr.severity_number, text(lr.severity_text)), severity_number=int(lr.severity_number),
+        org_id=org.pk, time=when, body=body, service=service, level=level, severity_number=int(severity),
         trace_id=_hex_id(lr.trace_id, 16), span_id=_hex_id(lr.span_id, 8),
         correlation_id=_first(limits.correlation_keys, attrs, res),
         user_id=_first(limits.user_keys, attrs, res), resource=res, attributes=attrs,

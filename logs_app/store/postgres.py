@@ -7,6 +7,7 @@ partition gets them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,8 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 
 from logs_app.query.sql import POSTGRES
-from logs_app.store.records import to_us
-from logs_app.store.sqlbase import LOG_TABLE, SPAN_TABLE, SQLLogStore
+from logs_app.store.records import LogRecord, to_us
+from logs_app.store.sqlbase import LOG_COLUMNS, LOG_TABLE, SPAN_TABLE, SQLLogStore, _dumps
 
 DAY_US = 86_400 * 1_000_000
 _TIME_COLUMN = {LOG_TABLE: "time_us", SPAN_TABLE: "start_us"}
@@ -51,6 +52,31 @@ class PostgresLogStore(SQLLogStore):
             with c.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+
+    def write_logs(self, batch: Sequence[LogRecord]) -> int:
+        """COPY in text format, built in one string: ~3x faster than a write_row() per record. A
+        resource's JSON is encoded once per batch (the records of one OTLP resource share it)."""
+        if not batch:
+            return 0
+        resources: dict[int, str] = {}
+        days: set[int] = set()
+        lines = []
+        for r in batch:
+            t = to_us(r.time)
+            days.add(t - t % DAY_US)
+            res = resources.get(id(r.resource))
+            if res is None:
+                res = resources[id(r.resource)] = _esc(_dumps(r.resource))
+            lines.append("\t".join((
+                str(r.org_id), str(t), _esc(r.service), _esc(r.level), str(r.severity_number), _esc(r.body),
+                _esc(r.trace_id), _esc(r.span_id), _esc(r.correlation_id), _esc(r.user_id), res,
+                _esc(_dumps(r.attributes)))))
+        data = "\n".join(lines) + "\n"
+        with transaction.atomic(), connection.cursor() as c:
+            self._ensure_partitions(c, LOG_TABLE, days)
+            with c.cursor.copy(f"COPY {LOG_TABLE} ({', '.join(LOG_COLUMNS)}) FROM STDIN") as copy:
+                copy.write(data)
+        return len(batch)
 
     def _last_id(self, cursor: Any) -> int:
         cursor.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq")
@@ -100,6 +126,17 @@ class PostgresLogStore(SQLLogStore):
             c.execute("SELECT child.relname FROM pg_inherits JOIN pg_class parent ON parent.oid = inhparent "
                       "JOIN pg_class child ON child.oid = inhrelid WHERE parent.relname = %s ORDER BY 1", [table])
             return [r[0] for r in c.fetchall()]
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _esc(value: str) -> str:
+    """A value for COPY's text format (backslash, tab, newline and CR escaped); NULs never get here."""
+    if _COPY_SPECIAL.search(value) is None:
+        return value
+    return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m.group()], value)
 
 
 def _day_of(name: str, table: str) -> int | None:

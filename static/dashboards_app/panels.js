@@ -187,6 +187,7 @@ window.Panels = (function () {
     const errs = errors(targets);
     let points = 0;
     box.classList.remove("stat-box");
+    box.querySelectorAll(":scope > .nodata, :scope > .panel-error").forEach((e) => e.remove());
     if (panel.type === "placeholder") {
       box.replaceChildren(el("div", { class: "placeholder" }, (panel.options || {}).reason || "This panel type is not supported."));
     } else if (panel.type === "text") {

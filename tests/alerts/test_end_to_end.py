@@ -94,6 +94,16 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
 
     # 1. Every channel of org A receives the firing notification, carrying org A's label.
     paths = ["/slack-acme", "/teams-acme", "/webhook-acme"]
+    try:
+        wait_for(lambda: http.at("/slack-acme"), what="slack")
+    except AssertionError:
+        import httpx
+        print("PROM", httpx.get(stack["prom"].url + "/api/v1/alerts").text)
+        print("TARGETS", httpx.get(stack["prom"].url + "/api/v1/targets").text[:1000])
+        print("RULES", httpx.get(stack["prom"].url + "/api/v1/rules").text[:2000])
+        print("AM", httpx.get(stack["am"].url + "/api/v2/alerts").text)
+        print("AMLOG", (stack["am"].workdir / "alertmanager.log").read_text()[-3000:])
+        raise
     for p in paths:
         wait_for(lambda p=p: http.at(p), what=p)
     pd = wait_for(lambda: [r for r in http.at("/pagerduty") if r["json"]["routing_key"] == "rk-acme"], what="pd")

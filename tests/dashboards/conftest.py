@@ -52,3 +52,10 @@ def demo_prometheus(demo_workload: tuple[str, int]) -> Iterator[procs.Proc]:
 def live_prom(demo_prometheus: procs.Proc, settings: Any) -> procs.Proc:
     settings.PROMETHEUS_URL = demo_prometheus.url
     return demo_prometheus
+
+
+@pytest.fixture(autouse=True)
+def _quiet_httpx() -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)

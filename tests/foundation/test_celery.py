@@ -54,3 +54,18 @@ def test_real_worker_on_redis(tmp_path):
         except subprocess.TimeoutExpired:
             worker.kill()
         time.sleep(0.1)
+
+
+@pytest.mark.django_db
+def test_beat_runs_in_process_without_broker():
+    """The embedded default has no broker: `beat_inprocess` runs every scheduled task in process."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from portal.core.metrics import TASKS
+
+    before = TASKS.labels(task="portal.tenancy.tasks.prune_audit", outcome="success")._value.get()
+    call_command("beat_inprocess", "--once", stdout=StringIO())
+    after = TASKS.labels(task="portal.tenancy.tasks.prune_audit", outcome="success")._value.get()
+    assert after == before + 1

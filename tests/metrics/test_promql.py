@@ -127,8 +127,7 @@ durations = st.sampled_from(["1m", "5m", "30s", "1h", "90s", "1d"])
 @st.composite
 def matcher(draw: st.DrawFn, allow_org: bool) -> str:
     if allow_org and draw(st.integers(0, 4)) == 0:
-        form = draw(st.sampled_from(['org_id="acme"', 'org_id=~"acme"']))
-        return form
+        return draw(st.sampled_from(['org_id="acme"', 'org_id=~"acme"']))
     name = draw(label_names)
     op = draw(st.sampled_from(["=", "!=", "=~", "!~"]))
     value = draw(values) if op in ("=", "!=") else draw(st.sampled_from([".*", "a|b", "x.+", "[0-9]+"]))

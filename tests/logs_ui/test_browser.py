@@ -1,0 +1,150 @@
+"""The logs/traces/exports UI in Debian's Chromium (Playwright): search level=error, open a record, its
+context, jump to its trace and see the waterfall, start an export and download it; histogram zoom, live
+tail and correlation id; performance page. Screenshots go to test-output/."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from logs_app.store import get_store
+from tests.browser.conftest import ARGS, CHROMIUM, login
+from tests.conftest import PASSWORD
+from tests.logs_ui.conftest import TRACE_A, make_logs
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any, alice: Any, settings: Any, seeded: Any) -> Iterator[Any]:
+    settings.PORTAL_BASE_URL = live_server.url  # the download links point at the test server
+    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    p = ctx.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    login(p, live_server.url, alice.email, PASSWORD)
+    yield p
+    ctx.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_search_record_trace_waterfall_export_download(page: Any, live_server: Any, output_dir: Path) -> None:
+    page.goto(live_server.url + "/o/acme/logs/")
+    page.fill("#q", "level=error")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 6")
+    assert set(page.locator("#results tr.rec .lvl").all_inner_texts()) == {"ERROR"}
+    assert page.inner_text("#total") == "6"
+    assert page.locator("#history-list .chip", has_text="level=error").count() == 1  # remembered
+    page.screenshot(path=str(output_dir / "logs_ui-1-search-level-error.png"), full_page=True)
+
+    page.locator("#results tr.rec").first.click()
+    detail = page.locator("#results tr.detail")
+    detail.wait_for()
+    assert "http.status" in detail.inner_text() and TRACE_A in detail.inner_text()
+    detail.locator(".context-btn").click()
+    detail.locator("table.ctx tr.here").wait_for()
+    assert detail.locator("table.ctx tr").count() > 1
+    page.screenshot(path=str(output_dir / "logs_ui-2-record-expanded-context.png"), full_page=True)
+
+    detail.locator("a.trace-link").click()
+    page.wait_for_url(f"**/traces/{TRACE_A}/")
+    page.wait_for_function("document.querySelectorAll('#waterfall .wf-row').length === 3")
+    assert "auth.checked" in page.inner_text("#span-detail")  # the root span's event
+    assert "http.route" in page.inner_text("#span-detail")
+    assert page.locator("#trace-logs tr").count() == 6  # the trace's logs beside the waterfall
+    page.locator("#waterfall .wf-row", has_text="GET /users/{id}").click()
+    assert "user-service" in page.inner_text("#span-detail")
+    page.screenshot(path=str(output_dir / "logs_ui-3-trace-waterfall.png"), full_page=True)
+
+    page.goto(live_server.url + "/o/acme/logs/?q=level%3Derror")
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 6")
+    page.click("#export")
+    link = page.locator("#export-download")
+    link.wait_for(timeout=20_000)
+    with page.expect_download() as info:
+        link.click()
+    target = output_dir / "logs_ui-export.csv.gz"
+    info.value.save_as(str(target))
+    rows = list(csv.DictReader(io.StringIO(gzip.decompress(target.read_bytes()).decode())))
+    assert len(rows) == 6 and {r["level"] for r in rows} == {"error"}
+    page.screenshot(path=str(output_dir / "logs_ui-4-export-ready.png"), full_page=True)
+
+    page.goto(live_server.url + "/o/acme/exports/")
+    page.locator("#exports td.status.st-done").first.wait_for()
+    page.screenshot(path=str(output_dir / "logs_ui-5-exports-page.png"), full_page=True)
+
+
+def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a: Any, output_dir: Path) -> None:
+    page.goto(live_server.url + "/o/acme/logs/")
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 30")
+    # Click a bar of the histogram: the range becomes that bucket (custom range, zoom-out offered).
+    bar = page.locator("#histogram .bars path").last
+    box = bar.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
+    page.wait_for_function("!document.getElementById('zoom-out').hidden")
+    assert page.input_value("#range") == "custom"
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length < 30")
+    page.screenshot(path=str(output_dir / "logs_ui-6-histogram-zoomed.png"), full_page=True)
+    page.click("#zoom-out")
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 30")
+
+    # One click from a record to every record with its correlation id.
+    page.locator("#results tr.rec").first.click()
+    page.locator("#results tr.detail .corr-link").click()
+    page.wait_for_function("document.getElementById('q').value.startsWith('correlation_id=')")
+    cid = page.input_value("#q").split('"')[1]
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length > 0 && "
+                           "!document.querySelector('#results tr.detail')")
+    expected = sum(1 for r in make_logs(org_a, timezone.now()) if r.correlation_id == cid)
+    page.wait_for_function(f"document.querySelectorAll('#results tr.rec').length === {expected}")
+
+    # Live tail: new records appear without reloading.
+    page.fill("#q", "")
+    page.click("#tail")
+    page.wait_for_function("document.getElementById('tail').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_timeout(2500)  # let the first poll fix the tail cursor
+    get_store().write_logs(make_logs(org_a, timezone.now(), n=4, prefix="tailed-"))
+    page.locator("#results tr.rec", has_text="tailed-request 3").wait_for(timeout=10_000)
+    page.screenshot(path=str(output_dir / "logs_ui-7-live-tail.png"), full_page=True)
+    page.click("#tail")
+
+
+def test_traces_service_map_and_performance(page: Any, live_server: Any, output_dir: Path) -> None:
+    page.goto(live_server.url + "/o/acme/traces/")
+    page.wait_for_function("document.querySelectorAll('#traces tbody a').length === 1")
+    page.fill("#min-duration", "3s")
+    page.click("#trace-form button[type=submit]")
+    page.locator("#traces td.empty").wait_for()
+    page.fill("#min-duration", "2s")
+    page.check("#errors-only")
+    page.click("#trace-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#traces tbody a').length === 1")
+    assert "api-router → user-service" in page.inner_text("#edges")
+    page.screenshot(path=str(output_dir / "logs_ui-8-traces-service-map.png"), full_page=True)
+
+    page.goto(live_server.url + "/o/acme/performance/")
+    page.wait_for_function("document.querySelectorAll('#endpoints tr.ep').length === 2")
+    assert "POST /v1/chat" in page.locator("#slowest tr.ep").first.inner_text()
+    page.locator("#slowest tr.ep").first.click()
+    page.locator("#latency-histogram .bars path").first.wait_for()
+    page.screenshot(path=str(output_dir / "logs_ui-9-performance.png"), full_page=True)
