@@ -18,7 +18,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VAR = ROOT / "var" / "run"
+VAR_ROOT = Path(os.environ.get("PORTAL_VAR_DIR") or ROOT / "var")
+VAR = VAR_ROOT / "run"
+PORT = int(os.environ.get("PORTAL_PORT", "8000"))
+BASE = f"http://127.0.0.1:{PORT}"
 PY = sys.executable
 procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
@@ -40,7 +43,7 @@ def start(name: str, args: list[str], env: dict[str, str] | None = None) -> subp
     log = open(VAR / f"{name}.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
     p = subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     procs.append((name, p))
-    print(f"  started {name} (pid {p.pid}, log var/run/{name}.log)")
+    print(f"  started {name} (pid {p.pid}, log {VAR}/{name}.log)", flush=True)
     return p
 
 
@@ -85,13 +88,13 @@ def main() -> None:
     VAR.mkdir(parents=True, exist_ok=True)
     ensure_backends_installed()
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'var' / 'portal.sqlite3'}")
+    env.setdefault("DATABASE_URL", f"sqlite:///{VAR_ROOT / 'portal.sqlite3'}")
     rules_dir, file_sd_dir = VAR / "prometheus" / "rules", VAR / "prometheus" / "file_sd"
     am_config = VAR / "alertmanager" / "alertmanager.yml"
     for d in (rules_dir, file_sd_dir, am_config.parent):
         d.mkdir(parents=True, exist_ok=True)
     env.update(PROMETHEUS_RULES_DIR=str(rules_dir), PROMETHEUS_FILE_SD_DIR=str(file_sd_dir),
-               ALERTMANAGER_CONFIG_FILE=str(am_config), PORTAL_BASE_URL="http://127.0.0.1:8000")
+               ALERTMANAGER_CONFIG_FILE=str(am_config), PORTAL_BASE_URL=BASE)
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
 
@@ -142,7 +145,7 @@ scrape_configs:
       - targets: ['127.0.0.1:{workload_port}']
   - job_name: portal
     static_configs:
-      - targets: ['127.0.0.1:8000']
+      - targets: ['127.0.0.1:{PORT}']
   - job_name: org-targets
     honor_labels: false
     file_sd_configs:
@@ -163,21 +166,21 @@ scrape_configs:
         start("beat-inprocess", [*manage, "beat_inprocess"], env)  # periodic tasks without a broker
 
     seed = subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    start("portal", [*manage, "runserver", "--noreload", "127.0.0.1:8000"], env)
-    start("demo-telemetry", [*manage, "demo_telemetry", "--portal", "http://127.0.0.1:8000"], env)
-    if not wait_http("http://127.0.0.1:8000/healthz"):
-        print("the web server did not start; see var/run/portal.log")
+    start("portal", [*manage, "runserver", "--noreload", f"127.0.0.1:{PORT}"], env)
+    start("demo-telemetry", [*manage, "demo_telemetry", "--portal", BASE], env)
+    if not wait_http(f"{BASE}/healthz"):
+        print(f"the web server did not start; see {VAR}/portal.log")
         stop_all()
     print()
     print(seed.stdout.strip())
     print()
-    print("portal: http://127.0.0.1:8000   (Ctrl-C stops everything)")
+    print(f"portal: {BASE}   (Ctrl-C stops everything)")
     for key in ("PROMETHEUS_URL", "ALERTMANAGER_URL", "REDIS_URL"):
         print(f"  {key}={env.get(key, '(not running)')}")
     while True:
         for name, p in procs:
             if p.poll() is not None and name in ("portal",):
-                print(f"{name} exited with {p.returncode}; see var/run/{name}.log")
+                print(f"{name} exited with {p.returncode}; see {VAR}/{name}.log")
                 stop_all()
         time.sleep(1)
 

@@ -102,6 +102,7 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
         print("TARGETS", httpx.get(stack["prom"].url + "/api/v1/targets").text[:1000])
         print("RULES", httpx.get(stack["prom"].url + "/api/v1/rules").text[:2000])
         print("AM", httpx.get(stack["am"].url + "/api/v2/alerts").text)
+        print("PROMLOG", (stack["prom"].workdir / "prometheus.log").read_text()[-3000:])
         print("AMLOG", (stack["am"].workdir / "alertmanager.log").read_text()[-3000:])
         raise
     for p in paths:

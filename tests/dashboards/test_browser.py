@@ -67,6 +67,7 @@ def test_org_admin_journey(transactional_db: Any, live_server: Any, live_prom: p
     page.click("text=Platform Overview")
     wait_loaded(page)
     points = panel_points(page)
+    page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
     assert len(points) == 7 and all(n > 0 for n in points.values()), points
     page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
 

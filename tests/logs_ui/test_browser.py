@@ -103,7 +103,14 @@ def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a:
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 2)
     page.wait_for_function("!document.getElementById('zoom-out').hidden")
     assert page.input_value("#range") == "custom"
-    page.wait_for_function("document.querySelectorAll('#results tr.rec').length < 30")
+    # The range is now exactly the clicked bucket (1 h / 60 buckets = 60 s), and the page re-searched it.
+    span = page.evaluate("(Date.parse(document.getElementById('to').value + 'Z') - "
+                         "Date.parse(document.getElementById('from').value + 'Z')) / 1000")
+    assert span == 60
+    page.wait_for_function("document.getElementById('histogram').layout.xaxis.range[0].slice(0, 16) === "
+                           "document.getElementById('from').value.replace('T', ' ').slice(0, 16)")
+    shown = page.locator("#results tr.rec").count()
+    assert 0 < shown <= 30 and page.inner_text("#total") == str(shown)
     page.screenshot(path=str(output_dir / "logs_ui-6-histogram-zoomed.png"), full_page=True)
     page.click("#zoom-out")
     page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 30")

@@ -169,7 +169,7 @@ def vector_expr(allow_org: bool = True) -> st.SearchStrategy[str]:
 
 def _matrix(sel: str, dur: str) -> str:
     # Put the range before any offset/@ modifier.
-    head, sep, tail = sel.partition("}")
+    head, _, tail = sel.rpartition("}")  # values may contain "}", modifiers never do
     return f"{head}}}[{dur}]{tail}"
 
 

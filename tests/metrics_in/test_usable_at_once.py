@@ -23,7 +23,7 @@ def _values(data: Any) -> list[float]:
     out: list[float] = []
     if isinstance(data, dict):
         for k, v in data.items():
-            if k in ("values", "value") and isinstance(v, list):
+            if k in ("values", "value", "points") and isinstance(v, list):
                 for item in v:
                     if isinstance(item, list | tuple) and len(item) == 2:
                         out.append(float(item[1]))
