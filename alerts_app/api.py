@@ -6,14 +6,12 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpResponse
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.errors import ServiceError
-from rest_framework import mixins
-
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
 
 from . import importer, render, services, sync
@@ -76,7 +74,10 @@ class RuleViewSet(OrgScopedViewSet):
         if key not in TEMPLATES:
             raise ServiceError(400, "invalid", "template: unknown template", {"field": "template"})
         data = TEMPLATES[key].build(dict(request.data.get("params") or {}))
-        data.update({k: v for k, v in request.data.items() if k in ("name", "severity", "channels", "enabled", "for_duration")})
+        overrides = ("name", "severity", "channels", "enabled", "for_duration")
+        data.update({k: v for k, v in request.data.items() if k in overrides})
+        if request.query_params.get("dry_run"):
+            return Response(data)  # the editor shows what the template builds before saving
         serializer = self.get_serializer(data=data)
         serializer.is_valid(raise_exception=True)
         self.perform_create(serializer)

@@ -83,7 +83,8 @@ _BUILDERS: dict[str, Any] = {
 
 _DESCRIPTIONS = {
     "service_down": "{{{{ $labels.instance }}}} of job {{{{ $labels.job }}}} has been down for the whole `for` period.",
-    "high_error_rate": "More than {share} of requests answered 5xx over {window}: {{{{ $value | humanizePercentage }}}}.",
+    "high_error_rate": "More than {share} of requests answered 5xx over {window}: "
+                       "{{{{ $value | humanizePercentage }}}}.",
     "disk_full_forecast": "At the current rate {{{{ $labels.mountpoint }}}} fills up within {hours} h.",
     "latency_vs_yesterday": "p95 latency is more than {factor}× the same hour yesterday.",
 }
@@ -92,7 +93,8 @@ TEMPLATES: dict[str, Template] = {t.key: t for t in [
     Template("service_down", "Service down", "availability", (Param("job", "Job", ""),), Severity.CRITICAL, "1m",
              "Service {{{{ $labels.job }}}} is down"),
     Template("high_error_rate", "High error rate", "errors",
-             (Param("metric", "Requests counter", "http_requests_total"), Param("status_label", "Status label", "status"),
+             (Param("metric", "Requests counter", "http_requests_total"),
+              Param("status_label", "Status label", "status"),
               Param("share", "5xx share above", 0.05), Param("window", "Window", "5m")),
              Severity.WARNING, "5m", "5xx share above {share}"),
     Template("memory_high", "Memory above a share", "resources", (Param("share", "Used share above", 0.9),),

@@ -53,10 +53,11 @@ def import_rules(org: Organization, text: str) -> dict[str, int]:
                 labels["original_severity"] = severity
                 severity = Severity.CRITICAL if severity in ("page", "error", "high") else Severity.WARNING
             labels.pop(org.label_name, None)
-            data = {"name": str(raw.get("alert", "")), "group": gname, "kind": RuleKind.PROMQL, "expr": expr,
+            data: dict[str, Any] = {
+                    "name": str(raw.get("alert", "")), "group": gname, "kind": RuleKind.PROMQL, "expr": expr,
                     "for_duration": str(raw.get("for", "0s")), "severity": severity, "labels": labels,
                     "annotations": {str(k): str(v) for k, v in (raw.get("annotations") or {}).items()}}
-            if not valid_duration(data["for_duration"]):
+            if not valid_duration(str(data["for_duration"])):
                 raise ServiceError(400, "invalid", f"{where}.for: bad duration", {"field": f"{where}.for"})
             try:
                 validate_rule(org, data, check_templates=False)

@@ -160,17 +160,14 @@ def _check_windows(windows: Any) -> None:
         if unknown := set(w) - _WINDOW_KEYS:
             raise _bad(f"mute_time_intervals[{i}]", f"unknown key {sorted(unknown)[0]!r}")
     # amtool check-config validates the details (time formats, weekday names) before anything is written.
-    from . import checks, render
-    from .models import NotificationPolicy as P
-
-    doc = render.render_alertmanager_config([], {}, {}, {})
     import yaml
 
-    cfg = yaml.safe_load(doc)
+    from . import checks, render
+
+    cfg = yaml.safe_load(render.render_alertmanager_config([], {}, {}, {}))
     cfg["time_intervals"] = [{"name": "check", "time_intervals": windows}]
     cfg["route"]["routes"] = [{"receiver": render.BLACKHOLE, "mute_time_intervals": ["check"]}]
     try:
         checks.check_alertmanager_config(yaml.safe_dump(cfg))
     except checks.CheckFailed as exc:
         raise _bad("mute_time_intervals", exc.output.splitlines()[-1] if exc.output else "invalid") from exc
-    del P

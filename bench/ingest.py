@@ -55,6 +55,9 @@ def setup_database(url: str) -> tuple[str, str]:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -164,8 +164,8 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
     def preview(self, request: Request) -> Response:
         """Data for an unsaved panel: body {panel, variables?, vars?, from?, to?, step?}."""
         body = request.data if isinstance(request.data, dict) else {}
-        chosen = body.get("vars") if isinstance(body.get("vars"), dict) else {}
-        variables = body.get("variables") if isinstance(body.get("variables"), list) else []
+        chosen: dict[str, Any] = body["vars"] if isinstance(body.get("vars"), dict) else {}
+        variables: list[dict[str, Any]] = body["variables"] if isinstance(body.get("variables"), list) else []
         return Response(services.preview(self.org, body.get("panel"), chosen, variables,
                                          body.get("from", "now-1h"), body.get("to", "now"), body.get("step")))
 

@@ -148,7 +148,7 @@ def _legacy_macros(expr: str) -> str:
 
 
 def _targets(p: dict[str, Any]) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for t in p.get("targets") or []:
         if not isinstance(t, dict) or t.get("hide") or not isinstance(t.get("expr"), str) or not t["expr"].strip():
             continue
@@ -199,8 +199,8 @@ def _thresholds(p: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for t in legacy:
             if isinstance(t, dict) and isinstance(t.get("value"), (int, float)):
-                mode = t.get("colorMode")
-                color = {"critical": "red", "warning": "orange", "ok": "green"}.get(mode, _color(t.get("lineColor")))
+                mode = str(t.get("colorMode") or "")
+                color = {"critical": "red", "warning": "orange", "ok": "green"}.get(mode) or _color(t.get("lineColor"))
                 out.append({"value": t["value"], "color": color})
         return out[:20]
     return []
@@ -213,7 +213,8 @@ def _panel(p: dict[str, Any], row_title: str, report: dict[str, Any]) -> dict[st
     options: dict[str, Any] = {"row": row_title} if row_title else {}
     title = str(p.get("title") or "")[:200]
     if ptype is None:
-        reason = f"Grafana panel type '{gtype or 'unknown'}' is not supported by the portal; it was kept as a placeholder."
+        reason = (f"Grafana panel type '{gtype or 'unknown'}' is not supported by the portal; "
+                  "it was kept as a placeholder.")
         report["placeholders"].append({"title": title, "type": gtype})
         return {"type": "placeholder", "title": title, "gridPos": _grid(p), "targets": _targets(p),
                 "options": {**options, "reason": reason, "grafanaType": gtype}}
@@ -282,7 +283,8 @@ def _variable(v: Any, report: dict[str, Any]) -> dict[str, Any] | None:
             current = opts[0]
         return {**base, "type": "interval", "query": "", "options": opts[:50], "current": current}
     # custom, constant, textbox, adhoc: a fixed list of values
-    options = [o.get("value") for o in v.get("options") or [] if isinstance(o, dict) and isinstance(o.get("value"), str)]
+    options = [o["value"] for o in v.get("options") or []
+               if isinstance(o, dict) and isinstance(o.get("value"), str)]
     if not options:
         options = [o.strip() for o in re.split(r"(?<!\\),", query) if o.strip()] if query else []
     options = [o for o in options if o != "$__all"][:500]

@@ -23,7 +23,8 @@ MAX_POINTS = 240
 MIN_STEP_S = 2
 MAX_RANGE_S = 400 * 86400
 
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]|\$([A-Za-z_][A-Za-z0-9_]*)")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}"
+                     r"|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]|\$([A-Za-z_][A-Za-z0-9_]*)")
 _UNSAFE_VALUE = re.compile(r'["\\\n`]')
 _REGEX_META = re.compile(r"([.+*?()|\[\]{}^$\\])")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -34,7 +34,7 @@ class Dashboard(OrgOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects: OrgManager[Dashboard] = OrgManager()
+    objects = OrgManager["Dashboard"]()
 
     class Meta:
         ordering: ClassVar[list[str]] = ["title", "id"]
@@ -55,7 +55,7 @@ class DashboardVersion(OrgOwned):
                                related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects: OrgManager[DashboardVersion] = OrgManager()
+    objects = OrgManager["DashboardVersion"]()
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-version"]
@@ -74,7 +74,7 @@ class QueryHistory(OrgOwned):
     query = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects: OrgManager[QueryHistory] = OrgManager()
+    objects = OrgManager["QueryHistory"]()
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at", "-id"]

@@ -51,8 +51,9 @@ def _scope(cross_org: Any) -> str:
 
 def query_range(org: Organization, expr: str, start: float, end: float, step: int,
                 cross_org: Any = None) -> dict[str, Any]:
-    # Align to the step so consecutive loads share cache entries and points line up (as Grafana does).
-    start_a, end_a = (int(start) // step) * step, (int(end) // step) * step
+    # Align to the step so consecutive loads share cache entries and points line up (as Grafana does);
+    # the end rounds up so that the newest samples are always in the last point.
+    start_a, end_a = (int(start) // step) * step, -(-int(end) // step) * step
     if end_a <= start_a:
         end_a = start_a + step
     ttl = max(1, min(CACHE_SECONDS, step))
@@ -61,7 +62,7 @@ def query_range(org: Organization, expr: str, start: float, end: float, step: in
 
 
 def query_instant(org: Organization, expr: str, at: float, step: int = 5, cross_org: Any = None) -> dict[str, Any]:
-    at_a = (int(at) // step) * step
+    at_a = -(-int(at) // step) * step  # rounded up, like a range's end
     return _cached(org, "instant", (_scope(cross_org), expr, at_a), max(1, min(CACHE_SECONDS, step)),  # type: ignore[no-any-return]
                    lambda: federation().query(org, expr, time=at_a, cross_org=cross_org))
 

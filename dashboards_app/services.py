@@ -139,8 +139,7 @@ def diff_versions(org: Organization, uid: str, a: int, b: int) -> dict[str, Any]
 
 def restore_version(org: Organization, uid: str, version: int, user: Any = None, request: Any = None) -> Dashboard:
     ver = get_version(org, uid, version)
-    dash = save_dashboard(org, uid, ver.spec, user, message=f"restored version {version}", request=request)
-    return dash
+    return save_dashboard(org, uid, ver.spec, user, message=f"restored version {version}", request=request)
 
 
 def export_dashboard(dash: Dashboard) -> dict[str, Any]:
@@ -157,7 +156,7 @@ def import_dashboard(org: Organization, payload: Any, user: Any = None, request:
         source = "import"
     elif grafana.is_grafana(payload):
         doc, report = grafana.convert(payload)
-        inner = payload.get("dashboard") if isinstance(payload.get("dashboard"), dict) else payload
+        inner: dict[str, Any] = payload["dashboard"] if isinstance(payload.get("dashboard"), dict) else payload
         source = f"grafana:{inner.get('uid') or ''}"
     else:
         doc, report, source = payload, {"source": "portal"}, "import"
@@ -234,7 +233,7 @@ def panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | No
     step = interpolate.auto_step(start, end, step_raw)
     options = variable_options(org, doc.get("variables", []), chosen, start, end, cross_org)
     values = interpolate.resolve_variables(doc.get("variables", []), chosen, options)
-    panels = {}
+    panels: dict[str, Any] = {}
     for panel in doc.get("panels", []):
         if panel_ids and panel["id"] not in panel_ids:
             continue

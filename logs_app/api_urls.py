@@ -10,7 +10,7 @@ from logs_app import api
 
 def _also_with_slash(route: str, view: Any, name: str) -> list[URLPattern]:
     """The documented route without a trailing slash, and the slash form (kept out of the schema)."""
-    hidden = extend_schema_view(get=extend_schema(exclude=True))(type(view.__name__ + "Slash", (view,), {}))
+    hidden: Any = extend_schema_view(get=extend_schema(exclude=True))(type(view.__name__ + "Slash", (view,), {}))
     return [path(route, view.as_view(), name=name), path(route + "/", hidden.as_view())]
 
 

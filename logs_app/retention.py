@@ -38,6 +38,9 @@ def apply_retention(now: datetime | None = None) -> RetentionResult:
     longest = max((effective_days(o) for o in orgs), default=max_retention_days())
     # Partitions are shared by all orgs: only days past every org's retention can go whole.
     result.dropped_partitions = store.drop_partitions_before(now - timedelta(days=longest))
+    prepare = getattr(store, "ensure_upcoming_partitions", None)
+    if prepare is not None:
+        prepare(now)
     for org in orgs:
         result.deleted_rows[org.slug] = store.delete_older_than(org, now - timedelta(days=effective_days(org)))
     return result

@@ -46,7 +46,10 @@ def parse_time(value: str | None, name: str, default: datetime) -> datetime:
     m = _RELATIVE.match(v)
     if m:
         now = timezone.now()
-        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m.group(1) else now
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m.group(1) else now
+        except OverflowError as e:
+            raise ServiceError(400, "invalid_time", f"{name}={value!r} is too far back.", {"param": name}) from e
     try:
         number = float(v)
     except ValueError:
@@ -93,6 +96,8 @@ def resolve(ctx: OrgContext, q: str, start: str | None, end: str | None) -> Sear
     """Parse the query and decide its org: the caller's own; staff may pick another with `org=`.
 
     An org user naming another org gets 404, as for any other org's object (it "does not exist")."""
+    if "\x00" in (q or ""):
+        raise query_error(QueryError("The query contains a NUL character", q.index("\x00"), q), q)
     try:
         node, org_terms = split_org_terms(parse(q or ""))
     except QueryError as e:
@@ -108,8 +113,8 @@ def resolve(ctx: OrgContext, q: str, start: str | None, end: str | None) -> Sear
             if not ctx.is_staff or found is None:
                 raise ServiceError(404, "not_found", "Organization not found.")
             org = found
-    s, e = time_range(start, end)
-    return Search(org, node, s, e)
+    start_t, end_t = time_range(start, end)
+    return Search(org, node, start_t, end_t)
 
 
 def _store_call(q: str, fn: object, *args: object, **kwargs: object) -> object:

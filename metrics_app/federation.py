@@ -71,7 +71,7 @@ class CrossOrg:
 @dataclass(frozen=True)
 class Result:
     data: Any
-    cache: str  # "hit" | "miss"
+    cache: str  # "hit" | "miss" | "bypass"
     datasource: str = ""
 
 
@@ -217,14 +217,14 @@ def run_metadata(org: Organization, metric: str | None = None, *, cross_org: Cro
     if metric and not promql.is_metric_name(metric):
         raise guards.bad_param("metric", f"invalid metric name: {metric!r}")
     ds, limits = _datasource(org, datasource), guards.Limits.current()
-    scoped = cross_org is None and not ds.is_multi_tenant
+    scoped = not _unscoped(ds, cross_org)
     org_matcher = _enforce_matchers(org, ds, [], cross_org)
 
     def call(client: PrometheusClient) -> Any:
         data = client.metadata(metric) or {}
         if scoped:
             own = set(client.label_values("__name__", org_matcher) or [])
-            data = {k: v for k, v in data.items() if k in own}
+            data = {k: v for k, v in data.items() if _family_is_own(k, own)}
         return data
 
     params = {"metric": metric or "", "scoped": scoped}
@@ -245,30 +245,40 @@ def test_connection(ds: Datasource) -> dict[str, Any]:
 # ---------------------------------------------------------------- internals
 
 
-def _datasource(org: Organization, datasource: Datasource | None) -> Datasource:
-    return datasource if datasource is not None else Datasource.for_org(org)
+def _datasource(org: Organization, datasource: Datasource | None) -> Datasource | None:
+    """The datasource, or None when none is configured: the request is still validated and enforced
+    first (a query naming another org is a 400 whatever the backend), then `_run` answers 503."""
+    return datasource if datasource is not None else Datasource.configured_for(org)
 
 
-def _enforce(org: Organization, ds: Datasource, text: str, cross_org: CrossOrg | None) -> str:
+def _unscoped(ds: Datasource | None, cross_org: CrossOrg | None) -> bool:
+    """Staff mode (audited in _run) or a backend that isolates by X-Scope-OrgID: parse, no matcher."""
+    return cross_org is not None or (ds is not None and ds.is_multi_tenant)
+
+
+def _label(org: Organization, ds: Datasource | None) -> str:
+    return ds.label_for(org) if ds is not None else org.label_name
+
+
+def _enforce(org: Organization, ds: Datasource | None, text: str, cross_org: CrossOrg | None) -> str:
     if not isinstance(text, str) or not text.strip():
         raise guards.bad_param("query", "missing query expression")
     try:
-        if cross_org is not None or ds.is_multi_tenant:
-            # Staff mode (audited in _run) or a backend that isolates by X-Scope-OrgID: parse, no matcher.
+        if _unscoped(ds, cross_org):
             _require_staff(cross_org)
             return promql.normalize(text)
-        return promql.enforce(text, ds.label_for(org), org.label_value)
+        return promql.enforce(text, _label(org, ds), org.label_value)
     except promql.PromQLError as e:
         raise _promql_error(e, text) from e
 
 
-def _enforce_matchers(org: Organization, ds: Datasource, match: list[str],
+def _enforce_matchers(org: Organization, ds: Datasource | None, match: list[str],
                       cross_org: CrossOrg | None) -> list[str]:
     try:
-        if cross_org is not None or ds.is_multi_tenant:
+        if _unscoped(ds, cross_org):
             _require_staff(cross_org)
             return [promql.normalize_selector(m) for m in match]
-        return promql.enforce_matchers(match, ds.label_for(org), org.label_value)
+        return promql.enforce_matchers(match, _label(org, ds), org.label_value)
     except promql.PromQLError as e:
         raise _promql_error(e, " ".join(match)) from e
 
@@ -286,9 +296,11 @@ def _promql_error(e: promql.PromQLError, text: str) -> ServiceError:
     return ServiceError(400, "bad_promql", e.message, details)
 
 
-def _run(org: Organization, ds: Datasource, endpoint: str, params: dict[str, Any], ttl: int,
+def _run(org: Organization, ds: Datasource | None, endpoint: str, params: dict[str, Any], ttl: int,
          call: Callable[[PrometheusClient], Any], limits: guards.Limits, cross_org: CrossOrg | None,
          original: str) -> Result:
+    if ds is None:
+        ds = Datasource.for_org(org)  # raises the 503 "no datasource configured"
     scope_org = None if cross_org is not None else org
     if cross_org is not None:
         _audit_cross_org(ds, endpoint, original, cross_org)
@@ -306,6 +318,8 @@ def _run(org: Organization, ds: Datasource, endpoint: str, params: dict[str, Any
             except BackendError as e:
                 raise _backend_error(ds, e) from e
 
+    if ttl <= 0:  # the caller asked for fresh data (Cache-Control: no-cache): no read, no write
+        return Result(data=compute(), cache="bypass", datasource=ds.name)
     data, hit = result_cache.get_or_compute(key, ttl, compute)
     return Result(data=data, cache="hit" if hit else "miss", datasource=ds.name)
 
@@ -326,6 +340,15 @@ def _audit_cross_org(ds: Datasource, endpoint: str, original: str, cross_org: Cr
     audit.record(cross_org.request, "cross_org_query", ds,
                  {"endpoint": endpoint, "query": original[:2000], "reason": cross_org.reason[:500]},
                  org=None, actor=cross_org.user)
+
+
+# Series names a metric family expands to (Prometheus text and OpenMetrics), e.g. family `jobs` (an
+# OpenMetrics counter) has series `jobs_total`; a histogram `h` has `h_bucket`, `h_sum`, `h_count`.
+_FAMILY_SUFFIXES = ("", "_total", "_bucket", "_sum", "_count", "_created", "_info", "_gsum", "_gcount")
+
+
+def _family_is_own(family: str, own_names: set[str]) -> bool:
+    return any(family + suffix in own_names for suffix in _FAMILY_SUFFIXES)
 
 
 def _check_result_size(data: Any, limits: guards.Limits) -> None:

@@ -129,6 +129,11 @@ def _cross_org(request: HttpRequest, ctx: OrgContext) -> federation.CrossOrg | N
                                reason=reason or "unspecified", request=request)
 
 
+def _use_cache(request: HttpRequest) -> bool:
+    """`Cache-Control: no-cache` (as browsers send on a hard refresh) skips the result cache."""
+    return "no-cache" not in request.META.get("HTTP_CACHE_CONTROL", "").lower()
+
+
 def _token_user(ctx: OrgContext) -> Any:
     return ctx.token.user if ctx.token is not None else None
 
@@ -136,7 +141,7 @@ def _token_user(ctx: OrgContext) -> Any:
 @prom_view
 def query(request: HttpRequest, ctx: OrgContext, p: Params, cross: federation.CrossOrg | None) -> federation.Result:
     return federation.run_query(ctx.org, p.one("query") or "", p.one("time"), timeout=p.one("timeout"),
-                                cross_org=cross)
+                                cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view
@@ -146,17 +151,19 @@ def query_range(request: HttpRequest, ctx: OrgContext, p: Params,
         if p.one(name) in (None, ""):
             raise ServiceError(400, "bad_param", f"invalid parameter {name!r}: missing", {"param": name})
     return federation.run_query_range(ctx.org, p.one("query") or "", p.one("start"), p.one("end"), p.one("step"),
-                                      timeout=p.one("timeout"), cross_org=cross)
+                                      timeout=p.one("timeout"), cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view
 def series(request: HttpRequest, ctx: OrgContext, p: Params, cross: federation.CrossOrg | None) -> federation.Result:
-    return federation.run_series(ctx.org, p.many("match[]"), p.one("start"), p.one("end"), cross_org=cross)
+    return federation.run_series(ctx.org, p.many("match[]"), p.one("start"), p.one("end"),
+                                 cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view
 def labels(request: HttpRequest, ctx: OrgContext, p: Params, cross: federation.CrossOrg | None) -> federation.Result:
-    return federation.run_labels(ctx.org, p.many("match[]"), p.one("start"), p.one("end"), cross_org=cross)
+    return federation.run_labels(ctx.org, p.many("match[]"), p.one("start"), p.one("end"),
+                                 cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view
@@ -164,13 +171,13 @@ def label_values(request: HttpRequest, ctx: OrgContext, p: Params,
                  cross: federation.CrossOrg | None) -> federation.Result:
     name = request.prom_kwargs["name"]  # type: ignore[attr-defined]
     return federation.run_label_values(ctx.org, name, p.many("match[]"), p.one("start"), p.one("end"),
-                                       cross_org=cross)
+                                       cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view
 def metadata(request: HttpRequest, ctx: OrgContext, p: Params,
              cross: federation.CrossOrg | None) -> federation.Result:
-    return federation.run_metadata(ctx.org, p.one("metric"), cross_org=cross)
+    return federation.run_metadata(ctx.org, p.one("metric"), cross_org=cross, use_cache=_use_cache(request))
 
 
 @prom_view

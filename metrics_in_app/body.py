@@ -1,12 +1,10 @@
-"""Reading an ingest request body: size limit (413), Content-Encoding (gzip, snappy), decompression bombs.
+"""Reading a remote-write body: size limit (413), snappy, decompression bombs.
 
-The limit applies to the body as sent and, separately, to what it decompresses to, so a small gzip
-bomb cannot make the receiver allocate gigabytes.
+(OTLP bodies are read by the shared OTLP plumbing in logs_app.otlp.common.) The limit applies to the
+body as sent and, separately, to the length the snappy block announces, checked before decompressing.
 """
 
 from __future__ import annotations
-
-import zlib
 
 import cramjam
 from django.conf import settings
@@ -38,18 +36,6 @@ def read_raw(request: HttpRequest) -> bytes:
     return data
 
 
-def gunzip(data: bytes) -> bytes:
-    limit = settings.INGEST_MAX_BODY_BYTES * DECOMPRESSED_FACTOR
-    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = d.decompress(data, limit + 1)
-    except zlib.error as e:
-        raise ServiceError(400, "bad_encoding", f"The body is not valid gzip: {e}.") from e
-    if len(out) > limit or d.unconsumed_tail:
-        raise too_large(limit)
-    return out
-
-
 def unsnappy(data: bytes) -> bytes:
     limit = settings.INGEST_MAX_BODY_BYTES * DECOMPRESSED_FACTOR
     try:
@@ -64,14 +50,10 @@ def unsnappy(data: bytes) -> bytes:
         raise ServiceError(400, "bad_encoding", f"The body is not valid snappy (block format): {e}.") from e
 
 
-def read_body(request: HttpRequest, *, default_encoding: str = "") -> bytes:
-    data = read_raw(request)
-    encoding = (request.META.get("HTTP_CONTENT_ENCODING") or default_encoding).strip().lower()
-    if encoding in ("", "identity"):
-        return data
-    if encoding == "gzip":
-        return gunzip(data)
-    if encoding == "snappy":
-        return unsnappy(data)
-    raise ServiceError(415, "unsupported_encoding",
-                       f"Content-Encoding {encoding!r} is not supported (use gzip, snappy or none).")
+def read_remote_write(request: HttpRequest) -> bytes:
+    """A remote-write 1.0 body: always snappy (block format), whatever Content-Encoding says."""
+    encoding = (request.META.get("HTTP_CONTENT_ENCODING") or "snappy").strip().lower()
+    if encoding != "snappy":
+        raise ServiceError(415, "unsupported_encoding",
+                           f"Content-Encoding {encoding!r}: remote write 1.0 bodies are snappy-compressed.")
+    return unsnappy(read_raw(request))

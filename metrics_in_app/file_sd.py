@@ -19,6 +19,7 @@ from django.conf import settings
 
 from metrics_in_app.destination import org_label
 from metrics_in_app.models import AuthType, ScrapeTarget
+from metrics_in_app.relay import relay_address, relay_path
 from metrics_in_app.ssrf import check_target
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
@@ -36,23 +37,27 @@ def render(org: Organization) -> list[dict[str, Any]]:
     label = org_label(org)
     groups = []
     for t in ScrapeTarget.objects.for_org(org).filter(enabled=True).order_by("id"):
-        if t.auth_type != AuthType.NONE:
-            continue  # file_sd cannot carry credentials; see docs/metrics-in.md
         try:
             check_target(t.address)
         except ServiceError as e:
             log.warning("scrape target %s of %s skipped: %s", t.pk, org.slug, e.message)
             continue
         labels = {k: str(v) for k, v in (t.labels or {}).items()}
+        address, scheme, path = t.address, t.scheme, t.metrics_path
+        if t.auth_type != AuthType.NONE:
+            # file_sd cannot carry credentials: Prometheus scrapes the portal's relay, which adds them.
+            scheme, address = relay_address()
+            path = relay_path(t)
+            labels.setdefault("instance", t.address)
         labels.update({
-            "__metrics_path__": t.metrics_path,
-            "__scheme__": t.scheme,
+            "__metrics_path__": path,
+            "__scheme__": scheme,
             "__scrape_interval__": f"{t.interval_seconds}s",
             "__scrape_timeout__": f"{min(t.interval_seconds, DEFAULT_TIMEOUT_SECONDS)}s",
             TARGET_ID_LABEL: str(t.pk),
             label.name: label.value,  # last: nothing above can override it
         })
-        groups.append({"targets": [t.address], "labels": labels})
+        groups.append({"targets": [address], "labels": labels})
     return groups
 
 

@@ -53,8 +53,8 @@ def build(batch: Sequence[Admitted], metadata: dict[str, tuple[int, str, str]] |
         for name, value in a.labels:
             ts.labels.add(name=name, value=value)
         if isinstance(a.samples, list):
-            for t, v in a.samples:
-                ts.samples.add(value=v, timestamp=t)
+            sample = remote_pb.Sample  # building messages then one extend is about twice as fast as add()
+            ts.samples.extend([sample(value=v, timestamp=t) for t, v in a.samples])
         else:
             ts.samples.extend(a.samples)
     for family, (mtype, help_text, unit) in (metadata or {}).items():

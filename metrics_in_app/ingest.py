@@ -6,14 +6,12 @@ Every refusal is per series or per data point and reported back; only what stops
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -28,9 +26,6 @@ from metrics_in_app.rejections import Rejections
 from metrics_in_app.series import Admitted, OrgLabel, admit, describe
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
-
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 
 
 @dataclass
@@ -106,38 +101,6 @@ def ingest_remote_write(org: Organization, body: bytes) -> IngestResult:
         rej.count_metrics(org.slug)
 
 
-def parse_otlp(body: bytes, content_type: str) -> ExportMetricsServiceRequest:
-    req = ExportMetricsServiceRequest()
-    if content_type == PROTOBUF:
-        try:
-            req.ParseFromString(body)
-        except DecodeError as e:
-            raise ServiceError(400, "bad_protobuf", f"The body is not an OTLP ExportMetricsServiceRequest: {e}.") from e
-        return req
-    if content_type == JSON:
-        try:
-            data = json.loads(body or b"{}")
-            if not isinstance(data, dict):
-                raise ValueError("the top level must be an object")
-            _drop_exemplars(data)  # OTLP/JSON ids are hex, not proto3-JSON base64; exemplars are not written
-            json_format.ParseDict(data, req, ignore_unknown_fields=True)
-        except (ValueError, json_format.ParseError) as e:
-            raise ServiceError(400, "bad_json", f"The body is not OTLP/JSON metrics: {e}.") from e
-        return req
-    raise ServiceError(415, "unsupported_media_type",
-                       f"Content-Type {content_type or '(none)'!r} is not supported: use {PROTOBUF} or {JSON}.")
-
-
-def _drop_exemplars(node: Any) -> None:
-    if isinstance(node, dict):
-        node.pop("exemplars", None)
-        for v in node.values():
-            _drop_exemplars(v)
-    elif isinstance(node, list):
-        for v in node:
-            _drop_exemplars(v)
-
-
 def ingest_otlp(org: Organization, req: ExportMetricsServiceRequest) -> IngestResult:
     result = IngestResult()
     rej = result.rejections
@@ -157,11 +120,10 @@ def ingest_otlp(org: Organization, req: ExportMetricsServiceRequest) -> IngestRe
         rej.count_metrics(org.slug)
 
 
-def otlp_response(result: IngestResult, content_type: str) -> tuple[bytes, str]:
+def otlp_response(result: IngestResult) -> ExportMetricsServiceResponse:
+    """The 200 answer; partial_success only when something was refused (the spec leaves it empty otherwise)."""
     resp = ExportMetricsServiceResponse()
     if result.rejections.count:
         resp.partial_success.rejected_data_points = min(result.rejections.count, max(result.received, 1))
         resp.partial_success.error_message = result.rejections.message()
-    if content_type == JSON:
-        return json_format.MessageToJson(resp, indent=None).encode(), JSON
-    return resp.SerializeToString(), PROTOBUF
+    return resp

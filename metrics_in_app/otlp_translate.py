@@ -115,6 +115,7 @@ class Translator:
         self.now_ms = now_ms or int(time.time() * 1000)
         self.out = Translated()
         self._pending: list[_PendingDelta] = []
+        self._memo: dict[tuple[Any, ...], LabelKey] = {}
 
     def run(self, req: ExportMetricsServiceRequest) -> Translated:
         for rm in req.resource_metrics:
@@ -213,21 +214,35 @@ class Translator:
         labels["__name__"] = name
         return labels
 
+    def _series_key(self, p: Any, name: str, scope: dict[str, str]) -> LabelKey:
+        """The sorted label set of a point, memoized per (scope, name, attributes): an SDK sends the same
+        attribute sets over and over, and building labels is most of the per-point cost."""
+        memo_key = (id(scope), name, tuple((kv.key, kv.value.SerializeToString()) for kv in p.attributes))
+        key = self._memo.get(memo_key)
+        if key is None:
+            key = tuple(sorted(self._labels(p, name, scope).items()))
+            self._memo[memo_key] = key
+        return key
+
     def _number(self, p: Any, name: str, scope: dict[str, str], *, counter: bool) -> int:
         self.out.points += 1
-        ts = _ms(p.time_unix_nano, self.now_ms)
-        labels = self._labels(p, name, scope)
+        ns = p.time_unix_nano
+        ts = ns // 1_000_000 if ns else self.now_ms
         if p.flags & FLAG_NO_RECORDED_VALUE:
-            self.out.add(labels, ts, STALE_NAN)
+            self.out.series.setdefault(self._series_key(p, name, scope), []).append((ts, STALE_NAN))
             return ts
-        value = _value(p)
-        if value is None:
+        kind = p.WhichOneof("value")
+        if kind == "as_double":
+            value = p.as_double
+        elif kind == "as_int":
+            value = float(p.as_int)
+        else:
             self.rej.add("no_value", 1, f"{name}: data point without a value")
             return 0
         if counter and (math.isnan(value) or math.isinf(value) or value < 0):
             self.rej.add("invalid_value", 1, f"{name}: a monotonic counter cannot be {value!r}")
             return 0
-        self.out.add(labels, ts, value)
+        self.out.series.setdefault(self._series_key(p, name, scope), []).append((ts, value))
         return ts
 
     def _valid_histogram(self, p: Any, name: str) -> bool:

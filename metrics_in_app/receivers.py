@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
+from logs_app.otlp import common as otlp
 from metrics_in_app import body, ingest
 from portal.core.metrics import INGEST_REJECTIONS
 from portal.errors import ServiceError, json_error
@@ -29,20 +31,26 @@ def _unauthorized(e: TokenError) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def otlp_metrics(request: HttpRequest) -> HttpResponse:
+    """OTLP/HTTP metrics. Auth, body reading, decoding and error answers are the shared OTLP plumbing
+    of logs_app (google.rpc.Status bodies in the request's encoding, Retry-After on 429/503)."""
+    kind = otlp.JSON
+    org = None
     try:
-        org = authenticate_ingest(request)
-    except TokenError as e:
-        return _unauthorized(e)
-    content_type = (request.content_type or "").lower()
-    try:
-        req = ingest.parse_otlp(body.read_body(request), content_type)
-        result = ingest.ingest_otlp(org, req)
+        org = otlp.authenticate(request)
+        kind = otlp.content_kind(request)
+        msg = otlp.decode_request(otlp.read_body(request), kind, ExportMetricsServiceRequest, "metrics")
+        if not isinstance(msg, ExportMetricsServiceRequest):
+            # The lenient twin parsed it: some string is not UTF-8, which no label may hold.
+            raise otlp.OtlpError(400, "Malformed protobuf body: a string field is not valid UTF-8.")
+        result = ingest.ingest_otlp(org, msg)
+    except otlp.OtlpError as e:
+        reason = "unauthorized" if e.status == 401 else f"http_{e.status}"
+        INGEST_REJECTIONS.labels(org=org.slug if org else "", signal="metrics", reason=reason).inc()
+        return e.response(kind)
     except ServiceError as e:
-        if e.status_code in (400, 413, 415):
-            INGEST_REJECTIONS.labels(org=org.slug, signal="metrics", reason=e.code).inc()
-        return _error(e)
-    payload, ctype = ingest.otlp_response(result, content_type)
-    return HttpResponse(payload, content_type=ctype, status=200)
+        retry_after = e.headers.get("Retry-After")
+        return otlp.error_response(e.status_code, e.message, kind, int(retry_after) if retry_after else None)
+    return otlp.encode_response(ingest.otlp_response(result), kind)
 
 
 @csrf_exempt
@@ -53,8 +61,7 @@ def remote_write(request: HttpRequest) -> HttpResponse:
     except TokenError as e:
         return _unauthorized(e)
     try:
-        # Remote write 1.0 is always snappy; senders set the header, but a missing one means the same.
-        result = ingest.ingest_remote_write(org, body.read_body(request, default_encoding="snappy"))
+        result = ingest.ingest_remote_write(org, body.read_remote_write(request))
     except ServiceError as e:
         if e.status_code in (400, 413, 415):
             INGEST_REJECTIONS.labels(org=org.slug, signal="metrics", reason=e.code).inc()

@@ -49,6 +49,7 @@ def _build() -> descriptor_pool.DescriptorPool:
 _POOL = _build()
 WriteRequest: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("prometheus.WriteRequest"))
 TimeSeries: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("prometheus.TimeSeries"))
+Sample: Any = message_factory.GetMessageClass(_POOL.FindMessageTypeByName("prometheus.Sample"))
 
 # MetricMetadata.MetricType values.
 COUNTER, GAUGE, HISTOGRAM, SUMMARY = 1, 2, 3, 5

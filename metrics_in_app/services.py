@@ -108,12 +108,8 @@ def targets_with_health(org: Organization) -> list[dict[str, Any]]:
         health, error = {}, e.message
     out = []
     for t in targets:
-        h = health.get(t.pk) or {"health": "unknown" if t.enabled and not error else ("disabled" if not t.enabled
-                                                                                    else "unknown"),
-                                 "last_scrape": None, "last_error": error, "scrape_url": "",
-                                 "last_scrape_duration": None}
-        if t.auth_type != AuthType.NONE and t.pk not in health:
-            h = {**h, "health": "unknown", "last_error": "targets with auth need the relay (see docs)"}
+        h = health.get(t.pk) or {"health": "unknown" if t.enabled else "disabled", "last_scrape": None,
+                                 "last_error": error, "scrape_url": "", "last_scrape_duration": None}
         out.append({"id": t.pk, "name": t.name, "address": t.address, "enabled": t.enabled, **h})
     return out
 

@@ -265,6 +265,8 @@ METRICS_IN_RETRY_BASE_SECONDS = env.float("METRICS_IN_RETRY_BASE_SECONDS", defau
 METRICS_IN_RETRY_MAX_SECONDS = env.float("METRICS_IN_RETRY_MAX_SECONDS", default=2.0)
 METRICS_IN_RETRY_AFTER_SECONDS = env.int("METRICS_IN_RETRY_AFTER_SECONDS", default=5)
 METRICS_IN_SCRAPE_ALLOW_NETS = env.list("METRICS_IN_SCRAPE_ALLOW_NETS", default=[])
+# Where Prometheus reaches the portal's scrape relay (targets with auth); default PORTAL_BASE_URL.
+METRICS_IN_RELAY_BASE_URL = _str("METRICS_IN_RELAY_BASE_URL", PORTAL_BASE_URL)
 
 LOGGING = {
     "version": 1,

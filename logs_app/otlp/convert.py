@@ -84,7 +84,8 @@ def any_value(v: Any, limits: Limits, depth: int = 0) -> Any:
     if kind == "array_value":
         return [any_value(x, limits, depth + 1) for x in v.array_value.values[: limits.max_attrs]]
     if kind == "kvlist_value":
-        return {text(kv.key): any_value(kv.value, limits, depth + 1) for kv in v.kvlist_value.values[: limits.max_attrs]}
+        return {text(kv.key): any_value(kv.value, limits, depth + 1)
+                for kv in v.kvlist_value.values[: limits.max_attrs]}
     return None
 
 

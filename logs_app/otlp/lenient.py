@@ -17,7 +17,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 _PREFIX = "lenient."
-_ROOTS = {
+_ROOTS: dict[str, Any] = {
     "logs": logs_service_pb2.ExportLogsServiceRequest,
     "traces": trace_service_pb2.ExportTraceServiceRequest,
     "metrics": metrics_service_pb2.ExportMetricsServiceRequest,

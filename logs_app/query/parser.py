@@ -156,7 +156,7 @@ class _Parser:
             node = self.or_expr()
             close = self.peek()
             if close.kind != "RPAREN":
-                raise self.fail("Missing ')' to close the '(' at position %d" % tok.position, close)
+                raise self.fail(f"Missing ')' to close the '(' at position {tok.position}", close)
             self.take()
             self.depth -= 1
             return node

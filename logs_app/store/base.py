@@ -15,7 +15,8 @@ Contract every implementation keeps (the tests in tests/logs/ check it for both 
 * **Tenancy**: every read takes `org` (an `Organization`) and returns only that org's records; a record
   id, trace id or cursor of another org behaves exactly as a missing one (None / empty). Writes carry
   `org_id` on each record, set by the receiver from the ingest token, never from the payload.
-* **Queries** are search-language strings (docs/logs.md) or their parsed form (`logs_app.query.ast.Node`). An invalid one raises
+* **Queries** are search-language strings (docs/logs.md) or their parsed form
+  (`logs_app.query.ast.Node`). An invalid one raises
   `logs_app.query.errors.QueryError` (with a position). `org=` terms are not accepted here: the
   service layer resolves them (staff only) before calling the store.
 * **Time ranges** are half open, `start <= time < end`, timezone-aware datetimes.

@@ -105,6 +105,14 @@ class PostgresLogStore(SQLLogStore):
                     break
         return total
 
+    def ensure_upcoming_partitions(self, now: datetime, days: int = 2) -> None:
+        """Create today's and tomorrow's partitions ahead of the writers: creating a partition locks
+        the parent briefly, better done by the hourly task than by the first write after midnight."""
+        first = to_us(day_floor(now))
+        with transaction.atomic(), connection.cursor() as c:
+            for table in (LOG_TABLE, SPAN_TABLE):
+                self._ensure_partitions(c, table, {first + i * DAY_US for i in range(days)})
+
     def drop_partitions_before(self, cutoff: datetime) -> list[str]:
         """Drop every daily partition whose whole day ends at or before `cutoff`."""
         cut = to_us(cutoff)

@@ -1,3 +1,5 @@
+# ruff: noqa: S608 - SQL is assembled from constant table/column names and compiled query fragments whose
+# values are all bound parameters (logs_app/query/sql.py); nothing user-supplied is interpolated.
 """What the PostgreSQL and SQLite stores share: the tables, the query shapes, row ↔ record mapping.
 
 Both keep time as integer microseconds since the epoch (`time_us`, `start_us`): the same arithmetic for

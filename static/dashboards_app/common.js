@@ -36,7 +36,7 @@ window.Dash = (function () {
   const BIN = [[1024 ** 5, "PiB"], [1024 ** 4, "TiB"], [1024 ** 3, "GiB"], [1024 ** 2, "MiB"], [1024, "KiB"]];
 
   function num(v, decimals) {
-    const d = decimals === null || decimals === undefined ? (Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2) : decimals;
+    const d = decimals === null || decimals === undefined ? (Number.isInteger(v) || Math.abs(v) >= 100 ? 0 : Math.abs(v) >= 10 ? 1 : 2) : decimals;
     return Number(v).toFixed(d);
   }
 

@@ -99,7 +99,7 @@
     for (const v of doc.variables || []) {
       const opts = state.options[v.name] || v.options || [];
       const sel = el("select", { id: "var-" + v.name, "data-variable": v.name });
-      if (v.multi) sel.multiple = true;
+      if (v.multi) { sel.multiple = true; sel.size = Math.min(4, opts.length + (v.includeAll ? 1 : 0)); }
       if (v.includeAll) sel.append(el("option", { value: "$__all" }, "All"));
       opts.forEach((o) => sel.append(el("option", { value: o }, o)));
       const cur = [].concat(state.vars[v.name] ?? v.current ?? (v.includeAll ? "$__all" : opts[0] ?? ""));
@@ -131,6 +131,24 @@
     grid.querySelectorAll(".panel-body").forEach((b) => window.Panels.resize(b));
   }
 
+  function overlaps(a, b) { return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h; }
+
+  /* The moved panel keeps its place; every panel it now overlaps moves down below it (and so on). */
+  function resolveCollisions(moved) {
+    const placed = [moved];
+    const others = doc.panels.filter((p) => p !== moved).sort((a, b) => a.gridPos.y - b.gridPos.y || a.gridPos.x - b.gridPos.x);
+    for (const p of others) {
+      let again = true;
+      while (again) {
+        again = false;
+        for (const q of placed) {
+          if (overlaps(p.gridPos, q.gridPos)) { p.gridPos.y = q.gridPos.y + q.gridPos.h; again = true; }
+        }
+      }
+      placed.push(p);
+    }
+  }
+
   function startDrag(ev, panel, node, mode) {
     if (!state.editing) return;
     ev.preventDefault();
@@ -149,7 +167,7 @@
     function up() {
       document.removeEventListener("mousemove", move); document.removeEventListener("mouseup", up);
       node.classList.remove("dragging");
-      if (JSON.stringify(g0) !== JSON.stringify(panel.gridPos)) { markDirty(); layoutGrid(); }
+      if (JSON.stringify(g0) !== JSON.stringify(panel.gridPos)) { resolveCollisions(panel); markDirty(); layoutGrid(); }
     }
     document.addEventListener("mousemove", move); document.addEventListener("mouseup", up);
   }
@@ -224,6 +242,8 @@
       const at = new Date().toLocaleTimeString();
       setStatus((data.scope === "platform" ? "Whole platform · " : "") + "Updated " + at + " · step " + data.step + "s");
       grid.dataset.loaded = String(seq);
+      // When the page first had every panel drawn (read by bench/dashboard_load.py).
+      if (!state.readyAt) state.readyAt = performance.now();
     } catch (e) {
       if (seq !== state.seq) return;
       setStatus(e.message, true);

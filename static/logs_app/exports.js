@@ -12,7 +12,8 @@
       ex.rows_written.toLocaleString() + (ex.rows_total !== null ? " / " + ex.rows_total.toLocaleString() : "") + " rows" + (ex.percent !== null ? " · " + ex.percent + "%" : "") + "</span>";
   }
   async function load() {
-    const [list, quota] = await Promise.all([T.api("exports/?page_size=100"), T.api("exports/quota/")]);
+    const list = await T.api("exports/?page_size=100");
+    const quota = await T.api("exports/quota/");
     $("quota").textContent = "Using " + T.fmtBytes(quota.used_bytes) + " of " + T.fmtBytes(quota.quota_bytes) + ".";
     const rows = list.results;
     $("exports").querySelector("tbody").innerHTML = rows.map(function (ex) {
@@ -62,5 +63,5 @@
     } catch (err) { T.flash(err.message, "error"); }
   });
   T.initRange(null);
-  load(); loadSchedules();
+  load().then(loadSchedules);
 })();

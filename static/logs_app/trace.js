@@ -37,7 +37,7 @@
       return '<div class="wf-row' + (s.status === "error" ? " err" : "") + '" data-i="' + i + '" tabindex="0">' +
         '<div class="wf-name" style="padding-left:' + (x.depth * 14 + 4) + 'px"><span class="svc" style="border-color:' + color + '">' + T.esc(s.service) + "</span> " + T.esc(s.name) + "</div>" +
         '<div class="wf-track"><div class="wf-bar" style="left:' + left + "%;width:" + width + "%;background:" + color + '"></div>' +
-        (left + width > 85 ? '<span class="wf-dur inside" style="right:' + Math.max(100 - left - width, 0) + '%">' : '<span class="wf-dur" style="left:' + (left + width) + '%">') + + T.fmtMs(s.duration_ms) + "</span></div></div>";
+        (left + width > 85 ? '<span class="wf-dur inside" style="right:' + Math.max(100 - left - width, 0) + '%">' : '<span class="wf-dur" style="left:' + (left + width) + '%">') + T.fmtMs(s.duration_ms) + "</span></div></div>";
     });
     $("waterfall").innerHTML = '<div class="wf-head"><div class="wf-name">Span</div><div class="wf-track">0 — ' + T.fmtMs(total) + "</div></div>" + rows.join("");
     const ordered = order(spans);

@@ -21,10 +21,8 @@
     T.showQueryError(null);
     const tbody = $("traces").querySelector("tbody");
     try {
-      const [found, map] = await Promise.all([
-        T.api("traces/search/?" + T.qs({q: q, start: r.start, end: r.end, limit: 100})),
-        T.api("service-map/?" + T.qs({start: r.start, end: r.end})),
-      ]);
+      const found = await T.api("traces/search/?" + T.qs({q: q, start: r.start, end: r.end, limit: 100}));
+      const map = await T.api("service-map/?" + T.qs({start: r.start, end: r.end}));
       tbody.innerHTML = found.traces.length ? found.traces.map(function (t) {
         return "<tr><td class=\"mono\">" + T.esc(T.fmtTime(t.start)) + "</td><td>" + T.esc(t.root_service) + " · " + T.esc(t.root_name) +
           "</td><td>" + T.fmtMs(t.duration_ms) + "</td><td>" + t.span_count + "</td><td>" + (t.error_count ? '<span class="lvl lvl-error">' + t.error_count + "</span>" : "0") +

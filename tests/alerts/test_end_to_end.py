@@ -5,10 +5,12 @@ B's receivers get nothing; a silence stops the repeats; resolving sends the reso
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
@@ -42,7 +44,10 @@ scrape_configs:
     honor_labels: false
     file_sd_configs: [{{files: ['{sd_dir}/*.json'], refresh_interval: 1s}}]
 """
-    prom = procs.start_prometheus(config, rules_dir=rules_dir, file_sd_dir=sd_dir)
+    # A 1s resend delay: the first evaluation can run before the notifier has discovered Alertmanager,
+    # and the default (1m) would then hold the alert back for a minute.
+    prom = procs.start_prometheus(config, rules_dir=rules_dir, file_sd_dir=sd_dir,
+                                  extra_args=["--rules.alert.resend-delay=1s"])
     settings.PROMETHEUS_URL, settings.PROMETHEUS_RULES_DIR = prom.url, rules_dir
     settings.ALERTMANAGER_URL, settings.ALERTMANAGER_CONFIG_FILE = am.url, am.files["config"]
     settings.ALERTS_HOOK_BASE_URL = live_server.url
@@ -72,11 +77,6 @@ def make_channels(client: APIClient, http: HttpRecorder, tag: str) -> None:
     assert client.put("/api/v1/alerts/policy/", policy, format="json").status_code == 200
 
 
-def firing(reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in reqs if b"resolved" not in r["raw"] or b'"status": "firing"' in r["raw"]
-            or b'"firing"' in r["raw"]]
-
-
 def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any], api_alice: APIClient,
                                                             api_charlie: APIClient, org_a: Organization,
                                                             org_b: Organization) -> None:
@@ -96,14 +96,9 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
     paths = ["/slack-acme", "/teams-acme", "/webhook-acme"]
     try:
         wait_for(lambda: http.at("/slack-acme"), what="slack")
-    except AssertionError:
-        import httpx
+    except AssertionError:  # say why: what Prometheus and Alertmanager hold
         print("PROM", httpx.get(stack["prom"].url + "/api/v1/alerts").text)
-        print("TARGETS", httpx.get(stack["prom"].url + "/api/v1/targets").text[:1000])
-        print("RULES", httpx.get(stack["prom"].url + "/api/v1/rules").text[:2000])
         print("AM", httpx.get(stack["am"].url + "/api/v2/alerts").text)
-        print("PROMLOG", (stack["prom"].workdir / "prometheus.log").read_text()[-3000:])
-        print("AMLOG", (stack["am"].workdir / "alertmanager.log").read_text()[-3000:])
         raise
     for p in paths:
         wait_for(lambda p=p: http.at(p), what=p)
@@ -127,8 +122,6 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
                                                     "duration_minutes": 10}, format="json")
     assert r.status_code == 201
     sid = r.json()["silenceID"]
-    import time
-
     time.sleep(3)  # let a notification already in flight land
     before = len(http.at("/webhook-acme"))
     time.sleep(9)
@@ -139,7 +132,7 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
     target = MetricsTarget(stack["target_port"])
     try:
         for p in paths:
-            wait_for(lambda p=p: [r for r in http.at(p) if b"resolved" in r["raw"]], what=f"resolved at {p}")
+            wait_for(lambda p=p: [r for r in http.at(p) if b"resolved" in r["raw"].lower()], what=f"resolved at {p}")
         wait_for(lambda: [r for r in http.at("/pagerduty") if r["json"]["routing_key"] == "rk-acme"
                           and r["json"]["event_action"] == "resolve"], what="pd resolve")
         wait_for(lambda: [m for m in smtp.to("oncall@acme.example") if "RESOLVED" in m["data"].upper()],

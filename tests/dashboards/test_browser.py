@@ -68,7 +68,8 @@ def test_org_admin_journey(transactional_db: Any, live_server: Any, live_prom: p
     wait_loaded(page)
     points = panel_points(page)
     page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
-    assert len(points) == 7 and all(n > 0 for n in points.values()), points
+    assert len(points) == 7 and all(n > 0 for n in points.values()), (points, page.evaluate(
+        "() => JSON.stringify(window.dashboardState.lastData['2']).slice(0, 600)"))
     page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
 
     # Change the time range: the URL and the data follow.
@@ -105,7 +106,7 @@ def test_org_admin_journey(transactional_db: Any, live_server: Any, live_prom: p
     wait_loaded(page)
     assert panel_points(page) == {"Active users KPI": 1}
     tile = page.locator(".stat-tile").first
-    assert "rgb(46, 158, 79)" in (tile.get_attribute("style") or "")  # the green step: acme has > 10 users
+    assert "#2e9e4f" in (tile.get_attribute("style") or "")  # the green step: acme has > 10 users
     page.screenshot(path=str(output_dir / "dashboards-kpi-saved.png"), full_page=True)
 
     # A second org's user cannot open it.
@@ -116,4 +117,113 @@ def test_org_admin_journey(transactional_db: Any, live_server: Any, live_prom: p
     assert resp is not None and resp.status == 404
     other.screenshot(path=str(output_dir / "dashboards-other-org-404.png"))
     other.context.close()
+    page.context.close()
+
+
+def test_explore_autocomplete_history_views_and_error_position(transactional_db: Any, live_server: Any,
+                                                                  live_prom: procs.Proc, browser: Any, alice: Any,
+                                                                  output_dir: Path) -> None:
+    page = login(browser, live_server.url, "alice@acme.example")
+    page.goto(live_server.url + "/o/acme/explore/")
+    editor = page.locator("#promql")
+    # Metric names.
+    editor.click()
+    editor.type("router_req")
+    page.wait_for_selector("#suggestions li[data-value='router_requests_total']")
+    page.screenshot(path=str(output_dir / "dashboards-explore-autocomplete.png"))
+    page.keyboard.press("Tab")
+    assert editor.input_value() == "router_requests_total"
+    # Label names of that metric, then its values.
+    editor.type("{mo")
+    page.wait_for_selector("#suggestions li[data-value='model']")
+    page.keyboard.press("Enter")
+    editor.type('="gpt')
+    page.wait_for_selector("#suggestions li[data-value='gpt-4o']")
+    page.keyboard.press("Enter")
+    editor.type("}")
+    assert editor.input_value() == 'router_requests_total{model="gpt-4o"}'
+    labels = page.evaluate("() => fetch('/api/v1/explore/labels/org_id/values/', {headers: {'X-Portal-Org': 'acme'}})"
+                           ".then(r => r.json())")
+    assert labels["results"] == ["acme"]
+    # Graph view.
+    page.click("#run-query")
+    page.wait_for_function("() => Number(document.getElementById('result-graph').dataset.points || 0) > 0")
+    page.screenshot(path=str(output_dir / "dashboards-explore-graph.png"))
+    # Table view.
+    page.check("input[name=view][value=table]")
+    page.wait_for_selector("#explore-table tbody tr")
+    assert 'model="gpt-4o"' in page.text_content("#explore-table")
+    # History (per user, newest first); clicking an entry runs it again.
+    page.wait_for_selector("#history li")
+    assert page.locator("#history li").first.text_content() == 'router_requests_total{model="gpt-4o"}'
+    # A parse error is shown at the parser's position.
+    editor.fill("sum(rate(http_requests_total[5m])")
+    page.click("#run-query")
+    page.wait_for_selector("#query-error:not([hidden]) .error-position")
+    pos = int(page.get_attribute("#query-error", "data-position") or "-1")
+    assert 0 <= pos <= len("sum(rate(http_requests_total[5m])")
+    assert page.evaluate("() => document.getElementById('promql').selectionStart") == pos
+    page.screenshot(path=str(output_dir / "dashboards-explore-error.png"))
+    page.context.close()
+
+
+def test_dashboard_interactions(transactional_db: Any, live_server: Any, live_prom: procs.Proc, browser: Any,
+                                alice: Any, org_a: Any, output_dir: Path) -> None:
+    """Variables, full screen, legend toggle, Explore link, drag and resize saved, clone, auto refresh."""
+    from dashboards_app import services
+
+    page = login(browser, live_server.url, "alice@acme.example")
+    base = live_server.url + "/o/acme/dashboards/"
+    # Built-in API Router: the model variable narrows the "Requests by model" panel.
+    page.goto(base + "builtin/api-router/")
+    wait_loaded(page)
+    page.select_option("#var-model", ["gpt-4o"])
+    page.wait_for_function("() => location.search.includes('var-model=gpt-4o')")
+    wait_loaded(page)
+    page.wait_for_function("() => document.querySelector('[data-panel-id=\"2\"] .legendtext')")
+    names = page.eval_on_selector_all("[data-panel-id='2'] .legendtext", "els => els.map(e => e.textContent)")
+    assert names == ["gpt-4o"]
+    # Legend toggle hides the legend of a panel.
+    page.click("[data-panel-id='1'] .legend-toggle")
+    page.wait_for_function("() => !document.querySelector('[data-panel-id=\"1\"] .legend .traces')")
+    # Full screen, then Escape.
+    page.click("[data-panel-id='3'] .fullscreen-toggle")
+    box = page.locator("[data-panel-id='3']").bounding_box()
+    assert box is not None and box["width"] > 1200
+    page.screenshot(path=str(output_dir / "dashboards-fullscreen.png"))
+    page.keyboard.press("Escape")
+    assert page.locator("[data-panel-id='3']").bounding_box()["width"] < 800  # type: ignore[index]
+    # The Explore link carries the panel's query.
+    href = page.get_attribute("[data-panel-id='1'] .explore-link", "href") or ""
+    assert href.startswith("/o/acme/explore/?query=") and "http_requests_total" in href
+    # Clone the built-in, then drag and resize a panel and save.
+    page.click("#clone-builtin")
+    page.wait_for_url(re.compile(r"/o/acme/dashboards/\w+/$"))
+    wait_loaded(page)
+    uid = page.url.rstrip("/").rsplit("/", 1)[1]
+    page.click("#edit-toggle")
+    head = page.locator("[data-panel-id='1'] .panel-head")
+    hb = head.bounding_box()
+    assert hb is not None
+    page.mouse.move(hb["x"] + 40, hb["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(hb["x"] + 40 + 0, hb["y"] + 10 + 30 * 30, steps=5)  # 30 rows down
+    page.mouse.up()
+    handle = page.locator("[data-panel-id='2'] .resize-handle").bounding_box()
+    assert handle is not None
+    page.mouse.move(handle["x"] + 5, handle["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(handle["x"] + 5, handle["y"] + 5 + 4 * 30, steps=5)  # 4 rows taller
+    page.mouse.up()
+    page.click("#save-dashboard")
+    page.wait_for_function("() => document.getElementById('dash-status').textContent.includes('Saved version 2')")
+    page.screenshot(path=str(output_dir / "dashboards-dragged.png"), full_page=True)
+    saved = services.get_dashboard(org_a, uid).spec["panels"]
+    assert saved[0]["gridPos"]["y"] >= 24 and saved[1]["gridPos"]["h"] == 12
+    # Auto refresh reloads the data by itself.
+    page.goto(base + uid + "/?refresh=5s")
+    wait_loaded(page)
+    first = page.get_attribute("#grid", "data-loaded")
+    page.wait_for_function(f"() => document.getElementById('grid').dataset.loaded !== '{first}' && "
+                           "document.getElementById('grid').dataset.loaded !== '0'", timeout=15000)
     page.context.close()

@@ -115,7 +115,8 @@ def test_unsupported_panels_become_placeholders_that_say_so() -> None:
              "targets": [{"expr": "rate(x[$__interval])", "legendFormat": "{{pod}}"},
                          {"expr": "up", "hide": True}]},
             {"type": "row", "title": "Collapsed", "collapsed": True, "gridPos": {"x": 0, "y": 6, "w": 24, "h": 1},
-             "panels": [{"type": "grafana-worldmap-panel", "title": "Map", "gridPos": {"x": 0, "y": 7, "w": 24, "h": 8}}]},
+             "panels": [{"type": "grafana-worldmap-panel", "title": "Map",
+                         "gridPos": {"x": 0, "y": 7, "w": 24, "h": 8}}]},
         ],
         "templating": {"list": [{"name": "x", "type": "query", "query": "query_result(up)"}]},
     }

@@ -122,7 +122,8 @@ def test_explore_query_history_and_autocomplete(live_prom: procs.Proc, api_alice
     assert pref and all(n.startswith("router_") for n in pref)
     labels = api_alice.get("/api/v1/explore/labels/", {"match": "router_requests_total"}).json()["results"]
     assert "model" in labels and "org_id" not in labels
-    values = api_alice.get("/api/v1/explore/labels/route/values/", {"match": 'http_requests_total{service="api-router"}'})
+    values = api_alice.get("/api/v1/explore/labels/route/values/",
+                           {"match": 'http_requests_total{service="api-router"}'})
     assert "/v1/chat/completions" in values.json()["results"]
     orgs = api_alice.get("/api/v1/explore/labels/org_id/values/").json()["results"]
     assert orgs == ["acme"]

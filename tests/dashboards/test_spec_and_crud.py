@@ -29,7 +29,8 @@ KPI_DOC: dict[str, Any] = {
          "unit": "short", "thresholds": [{"value": None, "color": "red"}, {"value": 100, "color": "green"}],
          "gridPos": {"x": 0, "y": 0, "w": 6, "h": 4}},
         {"id": 2, "type": "timeseries", "title": "Requests",
-         "targets": [{"expr": "sum by (service) (rate(http_requests_total[$__rate_interval]))", "legend": "{{service}}"}],
+         "targets": [{"expr": "sum by (service) (rate(http_requests_total[$__rate_interval]))",
+                      "legend": "{{service}}"}],
          "unit": "reqps", "legend": {"show": False}, "gridPos": {"x": 6, "y": 0, "w": 18, "h": 8}},
         {"id": 3, "type": "gauge", "title": "Mem", "targets": [{"expr": "sum(process_resident_memory_bytes)"}],
          "unit": "bytes", "min": 0, "max": 4e9},
@@ -115,7 +116,8 @@ def test_export_then_import_roundtrip(api_alice: APIClient) -> None:
     assert imported.status_code == 201
     got = imported.json()
     assert got["uid"] != made["uid"]
-    assert {k: got[k] for k in ("title", "panels", "variables")} == {k: made[k] for k in ("title", "panels", "variables")}
+    keys = ("title", "panels", "variables")
+    assert {k: got[k] for k in keys} == {k: made[k] for k in keys}
 
 
 def test_delete(api_alice: APIClient, org_a: Any) -> None:
@@ -145,7 +147,8 @@ def test_viewers_read_only(api_alice: APIClient, api_bob: APIClient, api_carol: 
     readonly = token_client(org_a, bob, "read")
     assert readonly.get(f"/api/v1/dashboards/{uid}/").status_code == 200
     # An editor may write.
-    assert api_carol.put(f"/api/v1/dashboards/{uid}/", {**KPI_DOC, "title": "by carol"}, format="json").status_code == 200
+    by_carol = api_carol.put(f"/api/v1/dashboards/{uid}/", {**KPI_DOC, "title": "by carol"}, format="json")
+    assert by_carol.status_code == 200
     assert Dashboard.objects.for_org(org_a).count() == 1
 
 

@@ -53,7 +53,8 @@ def logs_request(records: list[dict[str, Any]], service: str = "api-router",
     return req
 
 
-def traces_request(spans: list[dict[str, Any]], service: str = "api-router") -> trace_service_pb2.ExportTraceServiceRequest:
+def traces_request(spans: list[dict[str, Any]],
+                   service: str = "api-router") -> trace_service_pb2.ExportTraceServiceRequest:
     req = trace_service_pb2.ExportTraceServiceRequest()
     rs = req.resource_spans.add()
     kv(rs.resource.attributes, "service.name", service)

@@ -84,6 +84,9 @@ def test_trace_search_and_detail(api_bob: APIClient, data: Any) -> None:
     ({"limit": "0"}, "invalid_limit", None),
     ({"limit": "abc"}, "invalid_limit", None),
     ({"cursor": "%%%"}, "invalid_cursor", None),
+    ({"q": "a\x00b"}, "invalid_query", 1),
+    ({"start": "now-99999999999999w"}, "invalid_time", None),
+    ({"start": "1e30"}, "invalid_time", None),
 ])
 def test_bad_input_is_a_clear_400(api_bob: APIClient, data: Any, params: dict[str, str], code: str,
                                   position: int | None) -> None:

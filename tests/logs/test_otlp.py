@@ -239,3 +239,31 @@ def test_store_down_is_503_with_retry_after(client: Client, ingest_a: str, monke
     from google.rpc import status_pb2
 
     assert "unavailable" in status_pb2.Status.FromString(resp.content).message
+
+
+def test_correlation_and_user_attribute_names_are_configurable(client: Client, store: Any, org_a: Any,
+                                                               ingest_a: str, settings: Any) -> None:
+    settings.LOGS_CORRELATION_ATTRIBUTES = ["trace.request", "request_id"]
+    settings.LOGS_USER_ATTRIBUTES = ["customer"]
+    raw = logs_request([{"body": "custom", "attrs": {"trace.request": "t-1", "request_id": "r-2", "customer": 9}},
+                        {"body": "fallback", "attrs": {"request_id": "r-3", "user_id": "ignored"}}],
+                       resource={"customer": "from-resource"}).SerializeToString()
+    assert post_otlp(client, LOGS, raw, ingest_a).status_code == 200
+    recs = {r.body: r for r in all_logs(store, org_a)}
+    assert (recs["custom"].correlation_id, recs["custom"].user_id) == ("t-1", "9")
+    assert (recs["fallback"].correlation_id, recs["fallback"].user_id) == ("r-3", "from-resource")
+    assert [r.body for r in all_logs(store, org_a, "correlation_id=t-1")] == ["custom"]
+
+
+def test_non_string_bodies_and_nested_values(client: Client, store: Any, org_a: Any, ingest_a: str) -> None:
+    req = logs_request([{"body": "placeholder"}])
+    lr = req.resource_logs[0].scope_logs[0].log_records[0]
+    kv_ = lr.body.kvlist_value.values.add()
+    kv_.key = "event"
+    inner = kv_.value
+    for _ in range(20):  # deeper than the stored nesting limit
+        inner = inner.array_value.values.add()
+    inner.string_value = "deep"
+    assert post_otlp(client, LOGS, req.SerializeToString(), ingest_a).status_code == 200
+    [rec] = all_logs(store, org_a)
+    assert json.loads(rec.body)["event"][0][0][0][0][0][0][0] == "(nested too deeply)"

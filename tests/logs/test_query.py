@@ -104,3 +104,21 @@ def test_nesting_and_length_are_bounded() -> None:
         parse("(" * 200 + "a" + ")" * 200)
     with pytest.raises(QueryError):
         parse("a " * 3000)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_ALPHABET = st.sampled_from(list('abz019 _-.:"\\()=!~<>ANDORNT%\x00é\t') + ["AND", "OR", "NOT", "level", "ms"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_ALPHABET, max_size=30).map("".join))
+def test_any_input_parses_or_fails_with_a_position(q: str) -> None:
+    try:
+        node = parse(q)
+        for vendor in ("postgresql", "sqlite"):
+            sql, params = compile_query(node, vendor)
+            assert sql.count("%s") == len(params)
+    except QueryError as e:
+        assert 0 <= e.position <= len(q)

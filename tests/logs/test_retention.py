@@ -18,7 +18,8 @@ EVER = (NOW - timedelta(days=400), NOW + timedelta(days=400))
 
 
 def ages(store: Any, org: Any) -> list[int]:
-    return sorted(round((NOW - r.time).total_seconds() / 86400) for r in store.search(org, "", *EVER, limit=1000).records)
+    records = store.search(org, "", *EVER, limit=1000).records
+    return sorted(round((NOW - r.time).total_seconds() / 86400) for r in records)
 
 
 @pytest.fixture
@@ -29,7 +30,8 @@ def history(store: Any, org_a: Any, org_b: Any) -> Any:
     org_b.save()
     for org in (org_a, org_b):
         store.write_logs([make_log(org, time=NOW - timedelta(days=d)) for d in (0, 5, 10, 20, 40)])
-        store.write_spans([make_span(org, f"{d:02d}" * 16, "01" * 8, start=NOW - timedelta(days=d)) for d in (1, 10, 40)])
+        store.write_spans([make_span(org, f"{d:02d}" * 16, "01" * 8, start=NOW - timedelta(days=d))
+                           for d in (1, 10, 40)])
     return store
 
 
@@ -70,3 +72,13 @@ def test_the_beat_task_runs_retention(history: Any, org_a: Any) -> None:
     out = apply_log_retention()
     assert out["deleted_rows"]["acme"] >= 2
     assert ages(history, org_a) == [0, 5]
+
+
+def test_upcoming_partitions_are_created_ahead_on_postgres(store: Any) -> None:
+    apply_retention(now=NOW)
+    if connection.vendor != "postgresql":
+        assert store.drop_partitions_before(NOW) == []  # SQLite has no partitions: retention deletes rows
+        return
+    tomorrow = (NOW + timedelta(days=1)).strftime("%Y%m%d")
+    assert f"logs_record_p{tomorrow}" in store.partitions()
+    assert f"logs_span_p{tomorrow}" in store.partitions("logs_span")

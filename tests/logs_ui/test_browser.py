@@ -107,8 +107,10 @@ def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a:
     span = page.evaluate("(Date.parse(document.getElementById('to').value + 'Z') - "
                          "Date.parse(document.getElementById('from').value + 'Z')) / 1000")
     assert span == 60
-    page.wait_for_function("document.getElementById('histogram').layout.xaxis.range[0].slice(0, 16) === "
-                           "document.getElementById('from').value.replace('T', ' ').slice(0, 16)")
+    page.wait_for_function("String(document.getElementById('histogram').layout.xaxis.range[0]).replace('T', ' ')"
+                           ".slice(0, 16) === document.getElementById('from').value.replace('T', ' ').slice(0, 16)")
+    page.wait_for_function("document.querySelectorAll('#results tr.rec').length === "
+                           "Number(document.getElementById('total').textContent)")
     shown = page.locator("#results tr.rec").count()
     assert 0 < shown <= 30 and page.inner_text("#total") == str(shown)
     page.screenshot(path=str(output_dir / "logs_ui-6-histogram-zoomed.png"), full_page=True)
@@ -153,5 +155,6 @@ def test_traces_service_map_and_performance(page: Any, live_server: Any, output_
     page.wait_for_function("document.querySelectorAll('#endpoints tr.ep').length === 2")
     assert "POST /v1/chat" in page.locator("#slowest tr.ep").first.inner_text()
     page.locator("#slowest tr.ep").first.click()
-    page.locator("#latency-histogram .bars path").first.wait_for()
+    page.wait_for_function("document.querySelectorAll('#latency-histogram .bars path').length > 0")
+    assert "p95 2.50 s" in page.inner_text("#histo-title")
     page.screenshot(path=str(output_dir / "logs_ui-9-performance.png"), full_page=True)

@@ -51,7 +51,7 @@ def err(resp: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------- guards
 
 
-def test_max_points_is_prometheus_11000(acme: Client, prom_env: Any) -> None:
+def test_max_points_is_prometheus_11000(acme: Any, prom_env: Any) -> None:
     resp = acme.get(f"{BASE}/query_range", {"query": "up", "start": 0, "end": 11000, "step": 1})
     assert resp.status_code == 422
     e = err(resp)
@@ -60,7 +60,7 @@ def test_max_points_is_prometheus_11000(acme: Client, prom_env: Any) -> None:
     assert acme.get(f"{BASE}/query_range", {"query": "up", "start": 0, "end": 10999, "step": 1}).status_code == 200
 
 
-def test_max_range(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_max_range(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.METRICS_MAX_RANGE_SECONDS = 3600
     resp = acme.get(f"{BASE}/query_range", {"query": "up", "start": 0, "end": 7200, "step": 60})
     assert resp.status_code == 422
@@ -69,14 +69,14 @@ def test_max_range(acme: Client, prom_env: Any, settings: Any) -> None:
     assert resp.status_code == 422
 
 
-def test_min_step(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_min_step(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.METRICS_MIN_STEP_SECONDS = 10
     resp = acme.get(f"{BASE}/query_range", {"query": "up", "start": 0, "end": 600, "step": "5s"})
     assert resp.status_code == 422
     assert err(resp)["details"] == {"limit": "min_step_seconds", "value": 10, "requested": 5.0}
 
 
-def test_max_series(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_max_series(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.METRICS_MAX_SERIES = 3
     resp = acme.get(f"{BASE}/query", {"query": '{__name__=~".+"}'})
     assert resp.status_code == 422
@@ -85,7 +85,7 @@ def test_max_series(acme: Client, prom_env: Any, settings: Any) -> None:
     assert acme.get(f"{BASE}/query", {"query": "up"}).status_code == 200
 
 
-def test_query_timeout_is_passed_to_the_backend(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_query_timeout_is_passed_to_the_backend(acme: Any, prom_env: Any, settings: Any) -> None:
     # A 1 ms budget cannot evaluate a 10-minute subquery at 10ms resolution: the real Prometheus gives up
     # with its own timeout error, which proves it got the `timeout` parameter, and we answer 504.
     settings.METRICS_QUERY_TIMEOUT_SECONDS = 0.001
@@ -102,7 +102,7 @@ def test_caller_timeout_is_capped(settings: Any) -> None:
     assert guards.query_timeout(None, limits) == 10
 
 
-def test_concurrent_queries_per_org(acme: Client, globex: Client, prom_env: Any, settings: Any,
+def test_concurrent_queries_per_org(acme: Any, globex: Any, prom_env: Any, settings: Any,
                                     org_a: Organization) -> None:
     settings.METRICS_MAX_CONCURRENT_PER_ORG = 1
     limits = guards.Limits.current()
@@ -123,13 +123,13 @@ def test_concurrent_queries_per_org(acme: Client, globex: Client, prom_env: Any,
     ({"query": "up", "start": 0, "end": 60}, "step"),
     ({"query": "", "start": 0, "end": 60, "step": 15}, "query"),
 ])
-def test_bad_parameters_are_400(acme: Client, prom_env: Any, params: dict[str, Any], param: str) -> None:
+def test_bad_parameters_are_400(acme: Any, prom_env: Any, params: dict[str, Any], param: str) -> None:
     resp = acme.get(f"{BASE}/query_range", params)
     assert resp.status_code == 400
     assert param in err(resp)["error"]
 
 
-def test_rfc3339_times(acme: Client, prom_env: Any) -> None:
+def test_rfc3339_times(acme: Any, prom_env: Any) -> None:
     resp = acme.get(f"{BASE}/query_range", {"query": "up", "start": "2026-01-01T00:00:00Z",
                                             "end": "2026-01-01T01:00:00Z", "step": "1m"})
     assert resp.status_code == 200
@@ -138,8 +138,8 @@ def test_rfc3339_times(acme: Client, prom_env: Any) -> None:
 # ---------------------------------------------------------------- cache
 
 
-def test_cache_miss_then_hit(acme: Client, prom_env: Any) -> None:
-    params = {"query": "sum(up)", "start": 1000, "end": 2000, "step": 15}
+def test_cache_miss_then_hit(acme: Any, prom_env: Any) -> None:
+    params: dict[str, Any] = {"query": "sum(up)", "start": 1000, "end": 2000, "step": 15}
     assert acme.get(f"{BASE}/query_range", params)["X-Cache"] == "miss"
     assert acme.get(f"{BASE}/query_range", params)["X-Cache"] == "hit"
     # Step alignment: a slightly different start inside the same step shares the entry.
@@ -148,9 +148,9 @@ def test_cache_miss_then_hit(acme: Client, prom_env: Any) -> None:
     assert acme.post(f"{BASE}/query_range", {**params, "query": "sum( up )"})["X-Cache"] == "hit"
 
 
-def test_an_org_never_gets_another_orgs_entry(acme: Client, globex: Client, prom_env: Any) -> None:
+def test_an_org_never_gets_another_orgs_entry(acme: Any, globex: Any, prom_env: Any) -> None:
     now = time.time()
-    params = {"query": "sum(org_secret_info)", "time": now - 5}
+    params: dict[str, Any] = {"query": "sum(org_secret_info)", "time": now - 5}
     a1 = acme.get(f"{BASE}/query", params)
     a2 = acme.get(f"{BASE}/query", params)
     g1 = globex.get(f"{BASE}/query", params)
@@ -174,7 +174,7 @@ def _ttl_of(endpoint: str) -> int:
     return int(r.ttl(keys[0]))
 
 
-def test_moving_last_step_is_cached_briefly(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_moving_last_step_is_cached_briefly(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.METRICS_CACHE_TTL_SECONDS = 300
     settings.METRICS_CACHE_RECENT_TTL_SECONDS = 5
     now = time.time()
@@ -182,14 +182,14 @@ def test_moving_last_step_is_cached_briefly(acme: Client, prom_env: Any, setting
     assert 0 < _ttl_of("query_range") <= 5
 
 
-def test_past_windows_are_cached_long(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_past_windows_are_cached_long(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.METRICS_CACHE_TTL_SECONDS = 300
     now = time.time()
     acme.get(f"{BASE}/query_range", {"query": "up", "start": now - 7200, "end": now - 3600, "step": 15})
     assert 250 < _ttl_of("query_range") <= 300
 
 
-def test_redis_down_degrades_to_miss(acme: Client, prom_env: Any, settings: Any) -> None:
+def test_redis_down_degrades_to_miss(acme: Any, prom_env: Any, settings: Any) -> None:
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": f"redis://127.0.0.1:{procs.free_port()}/0"}}
     settings.METRICS_MAX_CONCURRENT_PER_ORG = 100
@@ -200,7 +200,7 @@ def test_redis_down_degrades_to_miss(acme: Client, prom_env: Any, settings: Any)
 # ---------------------------------------------------------------- backend faults
 
 
-def test_backend_down_is_502_naming_the_datasource(acme: Client, db: Any) -> None:
+def test_backend_down_is_502_naming_the_datasource(acme: Any, db: Any) -> None:
     Datasource.objects.create(name="prom-main", url=f"http://127.0.0.1:{procs.free_port()}", is_default=True)
     resp = acme.get(f"{BASE}/query", {"query": "up"})
     assert resp.status_code == 502
@@ -241,7 +241,7 @@ def silent_backend() -> Iterator[str]:
     srv.close()
 
 
-def test_backend_timeout_is_504(acme: Client, silent_backend: str) -> None:
+def test_backend_timeout_is_504(acme: Any, silent_backend: str) -> None:
     Datasource.objects.create(name="slow-prom", url=silent_backend, timeout_seconds=0.3, is_default=True)
     started = time.monotonic()
     resp = acme.get(f"{BASE}/query", {"query": "up"})
@@ -250,14 +250,21 @@ def test_backend_timeout_is_504(acme: Client, silent_backend: str) -> None:
     assert time.monotonic() - started < 10
 
 
-def test_backends_own_bad_promql_is_400_with_its_message(acme: Client, prom_env: Any) -> None:
+def test_backends_own_bad_promql_is_400_with_its_message(acme: Any, prom_env: Any) -> None:
     # mad_over_time parses here (promql-parser follows newer Prometheus) but Prometheus 2.42 rejects it.
     resp = acme.get(f"{BASE}/query", {"query": "mad_over_time(up[5m])"})
     assert resp.status_code == 400
     assert "mad_over_time" in err(resp)["error"]
 
 
-def test_backends_execution_error_is_400_with_its_message(acme: Client, prom_env: Any) -> None:
+def test_backends_execution_error_is_400_with_its_message(acme: Any, prom_env: Any) -> None:
     resp = acme.get(f"{BASE}/query", {"query": "http_requests_total + on(job) http_requests_total"})
     assert resp.status_code == 400
     assert "many-to-many" in err(resp)["error"]
+
+
+def test_no_cache_request_bypasses_the_cache(acme: Any, prom_env: Any) -> None:
+    params = {"query": "up", "time": 1000}
+    assert acme.get(f"{BASE}/query", params)["X-Cache"] == "miss"
+    assert acme.get(f"{BASE}/query", params, HTTP_CACHE_CONTROL="no-cache")["X-Cache"] == "bypass"
+    assert acme.get(f"{BASE}/query", params)["X-Cache"] == "hit"

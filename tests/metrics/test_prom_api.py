@@ -197,3 +197,11 @@ def test_cross_org_header_from_non_staff_is_403(acme: Client, prom_env: Any) -> 
 
 def test_unsupported_method(acme: Client, prom_env: Any) -> None:
     assert acme.delete(f"{BASE}/query").status_code == 405
+
+
+def test_foreign_matcher_is_400_even_without_a_backend(acme: Client, settings: Any) -> None:
+    settings.PROMETHEUS_URL = ""
+    resp = acme.post(f"{BASE}/query", {"query": 'up{org_id="globex"}'})
+    assert resp.status_code == 400
+    assert acme.get(f"{BASE}/series", {"match[]": 'up{org_id!="acme"}'}).status_code == 400
+    assert acme.get(f"{BASE}/query", {"query": "sum(up"}).status_code == 400

@@ -110,16 +110,19 @@ def test_malformed_bodies(prom: Any, ingest_a: str, settings: Any) -> None:
     r = post_rw(c, ingest_a, bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff garbage")))
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_protobuf"
     r = post_otlp(c, ingest_a, b"\x0a\xff\xff\xff\x0f")
-    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_protobuf"
+    assert r.status_code == 400 and b"Malformed protobuf" in r.content  # a google.rpc.Status, as OTLP says
+    r = post_otlp(c, ingest_a, b"{not json", "application/json")
+    assert r.status_code == 400 and r.json()["code"] == 3 and "Malformed JSON" in r.json()["message"]
     assert post_otlp(c, ingest_a, b"{not json", "application/json").status_code == 400
     assert post_otlp(c, ingest_a, b"[]", "application/json").status_code == 400
     assert post_otlp(c, ingest_a, b"x", "text/plain").status_code == 415
     assert post_otlp(c, ingest_a, b"x", HTTP_CONTENT_ENCODING="br").status_code == 415
     assert post_otlp(c, ingest_a, b"not gzip", HTTP_CONTENT_ENCODING="gzip").status_code == 400
     settings.INGEST_MAX_BODY_BYTES = 1000
-    r = post_otlp(c, ingest_a, b"\x00" * 1001)
+    r = post_otlp(c, ingest_a, b"\x00" * 1001, "application/json")
+    assert r.status_code == 413 and "1000 bytes" in r.json()["message"]
+    r = post_rw(c, ingest_a, b"\x00" * 1001)
     assert r.status_code == 413 and r.json()["error"]["details"]["limit_bytes"] == 1000
-    assert post_rw(c, ingest_a, b"\x00" * 1001).status_code == 413
     bomb = gzip.compress(b"\x00" * 100_000)
     assert len(bomb) < 1000
     assert post_otlp(c, ingest_a, bomb, HTTP_CONTENT_ENCODING="gzip").status_code == 413

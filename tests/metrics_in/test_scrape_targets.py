@@ -160,3 +160,62 @@ def test_settings_page(web_alice: Client, web_charlie: Client, allow_loopback: N
     viewer.force_login(bob)
     assert viewer.get(url).status_code == 200
     assert viewer.post(url, {"op": "delete", "id": ScrapeTarget.objects.for_org(org_a).get().pk}).status_code == 403
+
+
+AUTH_EXPORTER = """
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.headers.get("Authorization") != "Basic " + sys.argv[2]:
+            self.send_response(401); self.end_headers(); return
+        body = b'shop_secure_items{org_id="globex"} 7\\n'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_target_with_basic_auth_scraped_through_relay(prom: Any, live_server: Any, api_alice: Any,
+                                                      allow_loopback: None, settings: Any) -> None:
+    import base64
+
+    settings.METRICS_IN_RELAY_BASE_URL = live_server.url
+    port = procs.free_port()
+    cred = base64.b64encode(b"scraper:hunter2").decode()
+    p = subprocess.Popen([sys.executable, "-c", AUTH_EXPORTER, str(port), cred])
+    try:
+        r = api_alice.post("/api/v1/scrape-targets/", {
+            "name": "secure", "address": f"127.0.0.1:{port}", "interval_seconds": 5, "auth_type": "basic",
+            "username": "scraper", "password": "hunter2"}, format="json")
+        assert r.status_code == 201, r.content
+        groups = json.loads((prom.files["file_sd_dir"] / "acme.json").read_text())
+        assert "hunter2" not in json.dumps(groups)  # credentials never reach the file
+        relay = groups[0]["labels"]["__metrics_path__"]
+        assert relay.startswith("/api/v1/metrics-in/relay/")
+        found = wait_for(prom.url, "shop_secure_items", timeout=30)
+        assert found and found[0]["metric"]["org_id"] == "acme"
+        assert found[0]["metric"]["exported_org_id"] == "globex"
+        assert found[0]["metric"]["instance"] == f"127.0.0.1:{port}"
+        health = api_alice.get(f"/api/v1/scrape-targets/{r.json()['id']}/health/").json()
+        assert health["health"] == "up"
+        # A tampered relay path is refused.
+        assert httpx.get(live_server.url + relay[:-3] + "xx/", timeout=5).status_code == 404
+        # Wrong password: the scrape fails and the error is readable in the target's health.
+        api_alice.patch(f"/api/v1/scrape-targets/{r.json()['id']}/", {"password": "wrong"}, format="json")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            health = api_alice.get(f"/api/v1/scrape-targets/{r.json()['id']}/health/").json()
+            if health["health"] == "down":
+                break
+            time.sleep(1)
+        assert health["health"] == "down" and "502" in health["last_error"]
+    finally:
+        p.terminate()
+        p.wait(5)

@@ -1,0 +1,78 @@
+"""Browser pages under /o/<org_slug>/alerts/. Pages render the shell; the forms talk to the REST API
+(session + X-Portal-Org), so the browser and scripts go through the same validation and audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+
+from portal.errors import ServiceError
+from portal.tenancy.views_base import org_view
+
+from . import services, sync
+from .catalog import TEMPLATES
+from .models import Channel, Rule, Severity
+
+
+def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    return {"org": org.slug, "api": "/api/v1/alerts/", "csrf": get_token(request),
+            "can_write": request.org_ctx.can_write, **extra}  # type: ignore[attr-defined]
+
+
+@org_view()
+def alert_list(request: HttpRequest) -> HttpResponse:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    alerts: list[dict[str, Any]] = []
+    backend_error = ""
+    try:
+        alerts = services.active_alerts(org)
+    except ServiceError as exc:
+        backend_error = exc.message
+    counts = {s: 0 for s in Severity.values}
+    for a in alerts:
+        sev = a.get("labels", {}).get("severity", "")
+        counts[sev] = counts.get(sev, 0) + 1
+    rules = Rule.objects.for_org(org).order_by("name")
+    return render(request, "alerts_app/list.html", {
+        "alerts": alerts, "counts": counts, "backend_error": backend_error, "rules": rules,
+        "history": services.history(org, 50), "status": sync.org_sync_status(org),
+        "page_config": _page_config(request)})
+
+
+@org_view()
+def rule_editor(request: HttpRequest, rule_id: int | None = None) -> HttpResponse:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    rule = None
+    if rule_id is not None:
+        rule = Rule.objects.for_org(org).filter(pk=rule_id).first()
+        if rule is None:
+            raise Http404("Rule not found.")
+    channels = list(Channel.objects.for_org(org).values("id", "name", "kind"))
+    return render(request, "alerts_app/rule_editor.html", {
+        "rule": rule, "page_config": _page_config(
+            request, rule_id=rule.pk if rule else None, channels=channels,
+            templates=[t.as_dict() for t in TEMPLATES.values()])})
+
+
+@org_view()
+def channel_list(request: HttpRequest) -> HttpResponse:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    return render(request, "alerts_app/channels.html", {
+        "channels": Channel.objects.for_org(org), "page_config": _page_config(request)})
+
+
+@org_view()
+def silence_list(request: HttpRequest) -> HttpResponse:
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    silences: list[dict[str, Any]] = []
+    backend_error = ""
+    try:
+        silences = services.list_silences(org)
+    except ServiceError as exc:
+        backend_error = exc.message
+    return render(request, "alerts_app/silences.html", {
+        "silences": silences, "backend_error": backend_error, "page_config": _page_config(request)})
