@@ -49,10 +49,10 @@ def atomic_write(path: Path, text: str) -> bool:
     except FileNotFoundError:
         pass
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # No fsync: rename keeps readers from ever seeing half a file, and after a crash the reconcile
+    # rewrites whatever differs from the database; an fsync per file would cost seconds per 1,000 orgs.
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return True

@@ -8,6 +8,7 @@ one sync lock, so syncs are serialized; per-org generation counters coalesce bur
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from .models import Channel, NotificationPolicy, OrgSync, RecordingRule, Rule, R
 from .prometheus_admin import PrometheusAdmin
 
 log = logging.getLogger(__name__)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -39,6 +41,12 @@ class SyncReport:
     synced: int = 0
     errors: dict[int, str] = field(default_factory=dict)
     coalesced: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, step: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timings[step] = round(now - since, 3)
+        return now
 
 
 def request_sync(org: Organization, rule_ids: list[int] | None = None) -> None:
@@ -78,6 +86,7 @@ def reconcile() -> SyncReport:
 
 def _sync(org_ids: list[int] | None) -> SyncReport:
     report = SyncReport()
+    t = time.perf_counter()
     full = org_ids is None
     orgs_with_config = _orgs_with_config()
     target_ids = sorted(orgs_with_config if full else set(org_ids or []))
@@ -96,8 +105,10 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
                                                 recording_by_org.get(org_id, []), channels_by_rule)
         texts[org_id] = text
         render_failed[org_id] = failed
-    changed = {oid: t for oid, t in texts.items() if _read(render.rules_path(oid)) != t}
+    t = report.mark("render_rules", t)
+    changed = {oid: text for oid, text in texts.items() if _read(render.rules_path(oid)) != text}
     invalid = checks.check_rules_many({str(k): v for k, v in changed.items()})
+    t = report.mark("promtool", t)
     for key, err in invalid.items():
         report.errors[int(key)] = f"promtool check rules rejected the rule file; nothing was written: {err}"
     for org_id, text in changed.items():
@@ -108,8 +119,11 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
     if full:
         report.files_removed = _remove_orphans(set(texts))
 
+    t = report.mark("write_rules", t)
+
     # 2. The Alertmanager config (one for all orgs).
     am_text = _render_am(orgs_with_config, orgs)
+    t = report.mark("render_am", t)
     am_path = settings.ALERTMANAGER_CONFIG_FILE
     am_error = ""
     if _read(am_path) != am_text:
@@ -120,6 +134,8 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
         except checks.CheckFailed as exc:
             am_error = f"amtool check-config rejected the Alertmanager config; nothing was written: {exc.output}"
             log.error(am_error)
+
+    t = report.mark("amtool_write_am", t)
 
     # 3. Reload and read back.
     backend_error = ""
@@ -142,45 +158,54 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
     am = AlertmanagerClient()
     if am.configured and not backend_error:
         try:
-            if report.am_written or full:
-                if report.am_written or not _am_has_receivers(am, orgs_with_config):
-                    am.reload()
-                    report.reloaded_alertmanager = True
-            if not _am_has_receivers(am, set(target_ids) & orgs_with_config):
-                backend_error = "alertmanager did not load the generated config (receivers missing after reload)"
+            wanted = set(target_ids) & orgs_with_config
+            if report.am_written or not _am_has_receivers(am, wanted):
+                am.reload()
+                report.reloaded_alertmanager = True
+                if not _am_has_receivers(am, wanted):
+                    backend_error = "alertmanager did not load the generated config (receivers missing after reload)"
         except (BackendUnavailable, BackendRejected) as exc:
             backend_error = str(exc)
 
-    # 4. Record each rule's state.
+    t = report.mark("reload_read_back", t)
+
+    # 4. Record each rule's state: one transaction, bulk updates (1,000 orgs must not mean 2,000 commits).
     now = timezone.now()
+    synced_ids: list[int] = []
+    errors: dict[str, list[int]] = {}
     for org_id in target_ids:
         org_error = report.errors.get(org_id, "") or am_error or backend_error
         failed = render_failed.get(org_id, {})
-        synced_ids: list[int] = []
-        errors: dict[int, str] = {}
         for rule in rules_by_org.get(org_id, []):
             rid = int(rule.pk)
             if rid in failed:
-                errors[rid] = f"could not render: {failed[rid]}"
+                errors.setdefault(f"could not render: {failed[rid]}", []).append(rid)
             elif org_error:
-                errors[rid] = org_error
+                errors.setdefault(org_error, []).append(rid)
             elif (rule.enabled and rule.kind != RuleKind.LOG and loaded is not None
                   and str(rid) not in loaded):
-                errors[rid] = "Prometheus did not load this rule"
-            else:
+                errors.setdefault("Prometheus did not load this rule", []).append(rid)
+            elif rule.sync_state != SyncState.SYNCED or rule.sync_error:
                 synced_ids.append(rid)
-        if synced_ids:
-            Rule.objects.all_orgs().filter(id__in=synced_ids).exclude(
-                sync_state=SyncState.SYNCED, sync_error="").update(sync_state=SyncState.SYNCED, sync_error="")
-            Rule.objects.all_orgs().filter(id__in=synced_ids).update(synced_at=now)
-        for rid, msg in errors.items():
-            Rule.objects.all_orgs().filter(id=rid).update(sync_state=SyncState.ERROR, sync_error=msg[:4000])
-        report.synced += len(synced_ids)
         if org_error:
             report.errors[org_id] = org_error
+    report.synced = sum(len(v) for v in rules_by_org.values()) - sum(len(v) for v in errors.values())
+    with transaction.atomic():
+        for chunk in _chunks(synced_ids):
+            Rule.objects.all_orgs().filter(id__in=chunk).update(sync_state=SyncState.SYNCED, sync_error="",
+                                                                synced_at=now)
+        for msg, ids in errors.items():
+            for chunk in _chunks(ids):
+                Rule.objects.all_orgs().filter(id__in=chunk).update(sync_state=SyncState.ERROR,
+                                                                    sync_error=msg[:4000])
+    report.mark("record_states", t)
     if backend_error:
         raise BackendUnavailable(backend_error.split(" ")[0], backend_error)
     return report
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
 
 
 def _read(path: Any) -> str | None:
@@ -261,7 +286,7 @@ def _expected_ids(org_ids: list[int], rules_by_org: dict[int, list[Rule]], faile
 def _am_has_receivers(am: AlertmanagerClient, org_ids: set[int]) -> bool:
     original = am.status().get("config", {}).get("original", "")
     try:
-        loaded = {r.get("name") for r in (yaml.safe_load(original) or {}).get("receivers", [])}
+        loaded = {r.get("name") for r in (yaml.load(original, Loader=_LOADER) or {}).get("receivers", [])}
     except yaml.YAMLError:
         return False
     return all(f"org{i}-history" in loaded for i in org_ids)

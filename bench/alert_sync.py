@@ -93,7 +93,7 @@ def main() -> int:
         warm = Rule.objects.create(org=org, name="warmup", query="up", threshold=0)
         with transaction.atomic():
             sync.request_sync(org, [warm.pk])
-        wait_loaded(prom.url, str(warm.pk), 60.0)  # the worker is up and has synced once
+        wait_loaded(prom.url, str(warm.pk), 180.0)  # the worker is up and has synced once
         latencies: list[float] = []
         for i in range(args.changes):
             with transaction.atomic():
@@ -131,8 +131,17 @@ def main() -> int:
             p.unlink()
         print(f"created {len(orgs)} orgs × {args.rules} rules + 1 channel each in {time.perf_counter() - t_setup:.1f}s")
         t0 = time.perf_counter()
-        report = sync.reconcile()
+        if os.environ.get("BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            report = prof.runcall(sync.reconcile)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(35)
+        else:
+            report = sync.reconcile()
         reconcile_s = time.perf_counter() - t0
+        print("reconcile steps (s):", report.timings)
         status = httpx.get(am.url + "/api/v2/status", timeout=30).json()
         import yaml
 
@@ -163,6 +172,8 @@ def main() -> int:
                 worker.kill()
         prom.cleanup()
         am.cleanup()
+        if (tmp / "worker.log").exists() and os.environ.get("BENCH_SHOW_WORKER_LOG"):
+            print((tmp / "worker.log").read_text()[-3000:])
         shutil.rmtree(tmp, ignore_errors=True)
 
 

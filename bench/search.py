@@ -37,7 +37,7 @@ N_SERVICES = 10
 WORDS = ["request", "completed", "upstream", "timeout", "cache", "miss", "token", "refreshed", "model", "loaded",
          "queue", "full", "retry", "connection", "reset", "by", "peer", "rate", "limited", "payload", "validated",
          "billing", "invoice", "webhook", "delivered", "session", "expired", "tenant", "resolved", "shard"]
-PARENT_INDEXES = ["logs_record_org_time", "logs_record_org_svc_level", "logs_record_org_level", "logs_record_trace",
+PARENT_INDEXES = ["logs_record_org_time", "logs_record_org_svc_level", "logs_record_trace",
                   "logs_record_cid", "logs_record_user", "logs_record_body_trgm"]
 
 
@@ -143,7 +143,7 @@ def main() -> int:
     rnd = random.Random(7)
     timings: dict[str, list[float]] = {k: [] for k in TARGETS_MS}
     counts: dict[str, list[int]] = {k: [] for k in TARGETS_MS}
-    for i in range(args.iterations + 3):  # the first three warm caches and are not counted
+    for i in range(args.iterations + 10):  # the first ten warm caches and are not counted
         hour_end = now - timedelta(hours=rnd.randrange(0, args.days * 24 - 24))
         cases = {
             "filtered": (f"level=error service=svc-{rnd.randrange(N_SERVICES)}", hour_end - timedelta(hours=1),
@@ -155,7 +155,7 @@ def main() -> int:
             t = time.perf_counter()
             page = store.search(org, q, start, end, limit=100)
             elapsed = (time.perf_counter() - t) * 1000
-            if i >= 3:
+            if i >= 10:
                 timings[name].append(elapsed)
                 counts[name].append(len(page.records))
     print(f"rows in store: {total:,}; iterations per query: {args.iterations}; page size 100")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
+from django.db import connections
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,10 +25,6 @@ class DashboardSummarySerializer(serializers.ModelSerializer[Dashboard]):
     class Meta:
         model = Dashboard
         fields = ("uid", "title", "description", "tags", "version", "source", "created_at", "updated_at")
-
-
-class DashboardDocumentField(serializers.DictField):  # type: ignore[type-arg]
-    """The dashboard document (see docs/dashboards.md); validated by dashboards_app.spec."""
 
 
 class VersionSerializer(serializers.ModelSerializer[DashboardVersion]):
@@ -81,7 +81,9 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
         tag = self.request.query_params.get("tag")
         search = self.request.query_params.get("q")
         if tag:
-            qs = qs.filter(tags__contains=[tag]) if _json_contains_ok(qs) else qs.filter(tags__icontains=f'"{tag}"')
+            # JSON containment is PostgreSQL-only; elsewhere match the quoted tag in the JSON text.
+            qs = qs.filter(tags__contains=[tag]) if connections[qs.db].vendor == "postgresql" \
+                else qs.filter(tags__icontains=json.dumps(tag))
         if search:
             qs = qs.filter(title__icontains=search)
         return qs
@@ -89,12 +91,12 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
     def retrieve(self, request: Request, uid: str) -> Response:
         return Response(services.document(services.get_dashboard(self.org, uid)))
 
-    @extend_schema(request=DashboardDocumentField, responses=DashboardDocumentField)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def create(self, request: Request) -> Response:
         dash = services.create_dashboard(self.org, request.data, request.user, request=request)
         return Response(services.document(dash), status=201)
 
-    @extend_schema(request=DashboardDocumentField, responses=DashboardDocumentField)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def update(self, request: Request, uid: str) -> Response:
         data = dict(request.data) if isinstance(request.data, dict) else request.data
         expected = data.pop("version", None) if isinstance(data, dict) else None
@@ -132,7 +134,8 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
         return Response(services.document(services.restore_version(self.org, uid, version, request.user,
                                                                     request=request)))
 
-    @action(detail=True, methods=["get"])
+    # Always JSON (a browser following the Export link would otherwise get the browsable API page).
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def export(self, request: Request, uid: str) -> Response:
         dash = services.get_dashboard(self.org, uid)
         resp = Response(services.export_dashboard(dash))
@@ -170,19 +173,17 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
                                          body.get("from", "now-1h"), body.get("to", "now"), body.get("step")))
 
 
-def _json_contains_ok(qs: QuerySet[Any]) -> bool:
-    return bool(qs.db and __import__("django.db", fromlist=["connections"]).connections[qs.db].vendor == "postgresql")
-
-
 class BuiltinListView(OrgAPIView):
     """The built-in platform dashboards (read-only; clone one to edit it)."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"results": [{"slug": slug, "title": doc["title"], "description": doc["description"],
                                       "tags": doc["tags"], "builtin": True} for slug, doc in builtin.all_builtins()]})
 
 
 class BuiltinDetailView(OrgAPIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         return Response({**services.get_builtin(slug), "slug": slug, "builtin": True})
 
@@ -191,6 +192,7 @@ class BuiltinDataView(OrgAPIView):
     """Panel data of a built-in dashboard: the org's own series; staff get the whole platform unless they
     ask for `scope=org` (a non-staff user's `scope=platform` is ignored: they always get their org)."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, slug: str) -> Response:
         doc = services.get_builtin(slug)
         q = request.query_params
@@ -205,6 +207,7 @@ class BuiltinDataView(OrgAPIView):
 class BuiltinCloneView(OrgAPIView):
     required_role: ClassVar[str] = "viewer"
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, slug: str) -> Response:
         title = str((request.data or {}).get("title") or "")
         dash = services.clone_builtin(self.org, slug, request.user, title, request=request)
@@ -217,7 +220,7 @@ class ExploreQueryView(OrgAPIView):
 
     @extend_schema(parameters=[OpenApiParameter("query", str), OpenApiParameter("from", str),
                                OpenApiParameter("to", str), OpenApiParameter("step", str),
-                               OpenApiParameter("instant", bool)])
+                               OpenApiParameter("instant", bool)], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         q = request.query_params
         return Response(services.explore_query(self.org, request.user, q.get("query", ""), q.get("from", "now-1h"),
@@ -233,6 +236,7 @@ def _window(request: Request) -> tuple[float, float]:
 class ExploreLabelsView(OrgAPIView):
     """Label names (for autocompletion), optionally of series matching `match`."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         start, end = _window(request)
         names = querying.label_names(self.org, request.query_params.get("match") or None, start, end)
@@ -242,6 +246,7 @@ class ExploreLabelsView(OrgAPIView):
 class ExploreLabelValuesView(OrgAPIView):
     """Values of one label (`__name__` gives metric names), optionally of series matching `match`."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, name: str) -> Response:
         start, end = _window(request)
         values = querying.label_values(self.org, name, request.query_params.get("match") or None, start, end)
@@ -252,5 +257,6 @@ class ExploreLabelValuesView(OrgAPIView):
 class ExploreHistoryView(OrgAPIView):
     """The requesting user's own Explore history in this org (newest first)."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response({"results": HistorySerializer(services.history(self.org, request.user), many=True).data})

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from dashboards_app import builtin, grafana, interpolate, querying, spec
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
@@ -278,7 +279,7 @@ def record_history(org: Organization, user: Any, expr: str) -> None:
     with transaction.atomic():
         last = QueryHistory.objects.for_org(org).filter(user=user).first()
         if last is not None and last.query == expr:
-            QueryHistory.objects.for_org(org).filter(pk=last.pk).update(query=expr)
+            QueryHistory.objects.for_org(org).filter(pk=last.pk).update(created_at=timezone.now())
             return
         QueryHistory.objects.create(org=org, user=user, query=expr)
         stale = list(QueryHistory.objects.for_org(org).filter(user=user).values_list("id", flat=True)[HISTORY_KEEP:])

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -79,6 +81,7 @@ class DatasourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     def perform_destroy(self, instance: Datasource) -> None:
         services.delete_datasource(self.request, instance)
 
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         """Test connection: run a trivial query with the datasource's credentials."""

@@ -166,9 +166,15 @@ class Datasource(models.Model):
 
     @classmethod
     def from_settings(cls) -> Datasource:
+        kind = getattr(settings, "PROMETHEUS_KIND", DatasourceKind.PROMETHEUS) or DatasourceKind.PROMETHEUS
+        if kind not in DatasourceKind.values:
+            from portal.errors import ServiceError
+
+            raise ServiceError(503, "no_datasource", f"PROMETHEUS_KIND={kind!r} is not one of "
+                                                     f"{', '.join(DatasourceKind.values)}.")
         return cls(
             name="default",
-            kind=getattr(settings, "PROMETHEUS_KIND", DatasourceKind.PROMETHEUS),
+            kind=kind,
             url=settings.PROMETHEUS_URL,
             timeout_seconds=getattr(settings, "METRICS_QUERY_TIMEOUT_SECONDS", 30.0),
             org_label="org_id",

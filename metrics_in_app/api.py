@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -11,7 +12,7 @@ from rest_framework.response import Response
 
 from metrics_in_app import services
 from metrics_in_app.models import ScrapeTarget
-from metrics_in_app.serializers import ScrapeTargetSerializer
+from metrics_in_app.serializers import IngestLimitsSerializer, ScrapeTargetSerializer, TargetHealthSerializer
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
 from portal.tenancy.models import Role
@@ -31,10 +32,13 @@ class ScrapeTargetViewSet(
         super().perform_destroy(instance)
         services.schedule_file_sd(self.org)
 
+    @extend_schema(operation_id="scrape_targets_health_list", responses=inline_serializer(
+        "ScrapeTargetHealthList", {"targets": TargetHealthSerializer(many=True)}))
     @action(detail=False, methods=["get"])
     def health(self, request: Request) -> Response:
         return Response({"targets": services.targets_with_health(self.org)})
 
+    @extend_schema(operation_id="scrape_targets_health_retrieve", responses=TargetHealthSerializer)
     @action(detail=True, methods=["get"], url_path="health")
     def target_health(self, request: Request, pk: str | None = None) -> Response:
         target = self.get_object()
@@ -46,10 +50,13 @@ class IngestLimitsView(OrgAPIView):
     """GET: the org's effective limits (any member). PUT/PATCH: overrides, platform operators only."""
 
     write_role: ClassVar[str] = Role.ADMIN
+    serializer_class = IngestLimitsSerializer
 
+    @extend_schema(responses=IngestLimitsSerializer)
     def get(self, request: Request) -> Response:
         return Response(services.effective_limits(self.org))
 
+    @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)
     def patch(self, request: Request) -> Response:
         if not self.org_ctx.is_staff:
             raise ServiceError(403, "forbidden", "Ingest limits are set by platform operators (staff).")
@@ -57,4 +64,6 @@ class IngestLimitsView(OrgAPIView):
             raise ServiceError(400, "invalid", "body: an object of limit → value")
         return Response(services.set_limits(self.org, dict(request.data)))
 
-    put = patch
+    @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)
+    def put(self, request: Request) -> Response:
+        return self.patch(request)

@@ -115,6 +115,8 @@ class Counters:
         """Series over the active-series limit (to refuse). Active = seen in the current window."""
         window = int(time.time()) // settings.METRICS_IN_ACTIVE_WINDOW_SECONDS
         unique = list(dict.fromkeys(fps))
+        if not unique:
+            return set()
         r = self._client()
         if r is not None:
             key = f"metrics_in:series:{org_id}:{window}"

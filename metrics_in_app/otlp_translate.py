@@ -156,8 +156,7 @@ class Translator:
         if kind == "gauge":
             name = metric_name(m.name, m.unit, gauge=True)
             self.out.metadata.setdefault(name, (remote_pb.GAUGE, m.description, m.unit))
-            for p in m.gauge.data_points:
-                newest = max(newest, self._number(p, name, scope, counter=False))
+            newest = self._numbers(m.gauge.data_points, name, scope, counter=False)
         elif kind == "sum":
             mono = m.sum.is_monotonic
             name = metric_name(m.name, m.unit, counter=mono, gauge=not mono)
@@ -166,11 +165,11 @@ class Translator:
                 self._refuse_metric(m, "bad_temporality", f"{m.name}: sum without aggregation temporality")
                 return 0
             self.out.metadata.setdefault(name, (remote_pb.COUNTER if mono else remote_pb.GAUGE, m.description, m.unit))
-            for p in m.sum.data_points:
-                if temporality == DELTA:
+            if temporality == DELTA:
+                for p in m.sum.data_points:
                     newest = max(newest, self._defer(p, "sum", name, scope))
-                else:
-                    newest = max(newest, self._number(p, name, scope, counter=mono))
+            else:
+                newest = self._numbers(m.sum.data_points, name, scope, counter=mono)
         elif kind == "histogram":
             name = metric_name(m.name, m.unit)
             temporality = m.histogram.aggregation_temporality
@@ -214,36 +213,40 @@ class Translator:
         labels["__name__"] = name
         return labels
 
-    def _series_key(self, p: Any, name: str, scope: dict[str, str]) -> LabelKey:
-        """The sorted label set of a point, memoized per (scope, name, attributes): an SDK sends the same
-        attribute sets over and over, and building labels is most of the per-point cost."""
-        memo_key = (id(scope), name, tuple((kv.key, kv.value.SerializeToString()) for kv in p.attributes))
-        key = self._memo.get(memo_key)
-        if key is None:
-            key = tuple(sorted(self._labels(p, name, scope).items()))
-            self._memo[memo_key] = key
-        return key
-
-    def _number(self, p: Any, name: str, scope: dict[str, str], *, counter: bool) -> int:
-        self.out.points += 1
-        ns = p.time_unix_nano
-        ts = ns // 1_000_000 if ns else self.now_ms
-        if p.flags & FLAG_NO_RECORDED_VALUE:
-            self.out.series.setdefault(self._series_key(p, name, scope), []).append((ts, STALE_NAN))
-            return ts
-        kind = p.WhichOneof("value")
-        if kind == "as_double":
-            value = p.as_double
-        elif kind == "as_int":
-            value = float(p.as_int)
-        else:
-            self.rej.add("no_value", 1, f"{name}: data point without a value")
-            return 0
-        if counter and (math.isnan(value) or math.isinf(value) or value < 0):
-            self.rej.add("invalid_value", 1, f"{name}: a monotonic counter cannot be {value!r}")
-            return 0
-        self.out.series.setdefault(self._series_key(p, name, scope), []).append((ts, value))
-        return ts
+    def _numbers(self, points: Any, name: str, scope: dict[str, str], *, counter: bool) -> int:
+        """Gauge and cumulative-sum points: the hot loop of the receiver, so it is written flat (no call
+        per point) and the label set of a point is memoized per attribute set."""
+        series, memo, now_ms, sid = self.out.series, self._memo, self.now_ms, id(scope)
+        newest = 0
+        for p in points:
+            ns = p.time_unix_nano
+            ts = ns // 1_000_000 if ns else now_ms
+            if p.flags & FLAG_NO_RECORDED_VALUE:
+                value = STALE_NAN
+            else:
+                kind = p.WhichOneof("value")
+                if kind == "as_double":
+                    value = p.as_double
+                elif kind == "as_int":
+                    value = float(p.as_int)
+                else:
+                    self.rej.add("no_value", 1, f"{name}: data point without a value")
+                    continue
+                if counter and (value != value or value < 0 or value == math.inf):
+                    self.rej.add("invalid_value", 1, f"{name}: a monotonic counter cannot be {value!r}")
+                    continue
+            memo_key = (sid, name, tuple([(kv.key, kv.value.SerializeToString()) for kv in p.attributes]))
+            key = memo.get(memo_key)
+            if key is None:
+                key = memo[memo_key] = tuple(sorted(self._labels(p, name, scope).items()))
+            samples = series.get(key)
+            if samples is None:
+                samples = series[key] = []
+            samples.append((ts, value))
+            if ts > newest:
+                newest = ts
+        self.out.points += len(points)
+        return newest
 
     def _valid_histogram(self, p: Any, name: str) -> bool:
         bounds = list(p.explicit_bounds)

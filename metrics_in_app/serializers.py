@@ -35,3 +35,25 @@ class ScrapeTargetSerializer(serializers.ModelSerializer):  # type: ignore[type-
 
     def update(self, instance: ScrapeTarget, validated_data: dict[str, Any]) -> ScrapeTarget:
         return services.save_target(instance.org, validated_data, instance)
+
+
+class IngestLimitsSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    """The org's effective limits; in a PATCH, null resets one to the platform default."""
+
+    samples_per_second = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_active_series = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_labels_per_series = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_label_name_length = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+    max_label_value_length = serializers.IntegerField(min_value=1, allow_null=True, required=False)
+
+
+class TargetHealthSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    address = serializers.CharField()
+    enabled = serializers.BooleanField()
+    health = serializers.CharField(help_text="up, down, unknown or disabled")
+    last_scrape = serializers.CharField(allow_null=True)
+    last_error = serializers.CharField()
+    scrape_url = serializers.CharField()
+    last_scrape_duration = serializers.FloatField(allow_null=True)

@@ -10,7 +10,8 @@ from celery import shared_task
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True, time_limit=60)
+@shared_task(bind=True, name="metrics_in_app.tasks.write_scrape_targets", max_retries=5, acks_late=True,
+             time_limit=60)
 def write_scrape_targets(self: Any, org_id: int) -> str:
     from metrics_in_app import file_sd
     from portal.tenancy.models import Organization
@@ -26,7 +27,7 @@ def write_scrape_targets(self: Any, org_id: int) -> str:
         raise self.retry(exc=exc, countdown=2 ** (self.request.retries + 1)) from exc
 
 
-@shared_task(time_limit=300)
+@shared_task(name="metrics_in_app.tasks.rewrite_all_scrape_targets", time_limit=300)
 def rewrite_all_scrape_targets() -> int:
     from metrics_in_app import file_sd
     from portal.tenancy.models import Organization
@@ -36,3 +37,14 @@ def rewrite_all_scrape_targets() -> int:
         file_sd.write(org)
         n += 1
     return n
+
+
+def _register_schedule() -> None:
+    """Append this app's periodic task to the one beat schedule (portal/celery.py keeps the dict)."""
+    from portal.celery import app
+
+    app.conf.beat_schedule.setdefault(
+        "metrics-in-file-sd", {"task": "metrics_in_app.tasks.rewrite_all_scrape_targets", "schedule": 300.0})
+
+
+_register_schedule()

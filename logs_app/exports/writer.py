@@ -42,7 +42,7 @@ def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="microseconds")
     if isinstance(value, (dict, list)):
         return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
     return str(value)
@@ -98,7 +98,7 @@ class ExportWriter:
     def _write_log(self, r: LogRecord) -> None:
         """The hot path for the store's own records: no intermediate dict, attributes dumped once."""
         attrs = json.dumps(r.attributes, separators=(",", ":"), sort_keys=True, default=str) if r.attributes else ""
-        ts = r.time.isoformat()
+        ts = r.time.isoformat(timespec="microseconds")
         if self._csv is not None:
             body, service = r.body, r.service
             if body and body[0] in _FORMULA_START:
@@ -114,6 +114,11 @@ class ExportWriter:
                  "attributes": r.attributes}, separators=(",", ":"), default=str))
             self._out.write("\n")
         self.rows += 1
+
+    def write_text(self, text: str, lines: int) -> None:
+        """Finished lines (already escaped and terminated), e.g. from the PostgreSQL fast path."""
+        self._out.write(text)
+        self.rows += lines
 
     def bytes_written(self) -> int:
         """Bytes on disk so far (compressed size for gzip; the text buffer is not counted)."""
@@ -147,5 +152,5 @@ class ExportWriter:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return value.isoformat(timespec="microseconds")
     return str(value)

@@ -19,6 +19,7 @@ from logs_app.store.records import LogRecord, to_us
 from logs_app.store.sqlbase import LOG_COLUMNS, LOG_TABLE, SPAN_TABLE, SQLLogStore, _dumps
 
 DAY_US = 86_400 * 1_000_000
+GIN_PENDING_LIST_KB = 16384
 _TIME_COLUMN = {LOG_TABLE: "time_us", SPAN_TABLE: "start_us"}
 _PARTITION_LOCK = 0x6C6F6773  # "logs": one advisory lock id for partition DDL
 
@@ -43,6 +44,17 @@ class PostgresLogStore(SQLLogStore):
             d = names[name]
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} "  # noqa: S608 - name built from an int day
                            f"FOR VALUES FROM ({d}) TO ({d + DAY_US})")
+            if table == LOG_TABLE:
+                self._tune_trigram_index(cursor, name)
+
+    def _tune_trigram_index(self, cursor: Any, partition: str) -> None:
+        """A larger GIN pending list for the body's trigram index: inserts append to it and it is merged
+        in bulk (by autovacuum or when full), which costs less per record than merging every insert."""
+        cursor.execute("SELECT i.indexrelid::regclass::text FROM pg_index i JOIN pg_inherits h ON h.inhrelid = "
+                       "i.indexrelid WHERE h.inhparent = 'logs_record_body_trgm'::regclass "
+                       "AND i.indrelid = %s::regclass", [partition])
+        for (index,) in cursor.fetchall():
+            cursor.execute(f"ALTER INDEX {index} SET (gin_pending_list_limit = {GIN_PENDING_LIST_KB})")
 
     def _insert(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         time_index = list(columns).index(_TIME_COLUMN[table])

@@ -33,7 +33,8 @@ _COMMON_SPAN = """
 _INDEXES = [
     "CREATE INDEX logs_record_org_time ON logs_record (org_id, time_us DESC, id DESC)",
     "CREATE INDEX logs_record_org_svc_level ON logs_record (org_id, service, level, time_us DESC)",
-    "CREATE INDEX logs_record_org_level ON logs_record (org_id, level, time_us DESC)",
+    # No (org, level, time) index: level-only searches walk (org, time) newest first and stop at the page
+    # size; each btree costs ~5 µs per ingested record, and ingest rate is what it would cost.
     "CREATE INDEX logs_record_trace ON logs_record (org_id, trace_id) WHERE trace_id <> ''",
     "CREATE INDEX logs_record_cid ON logs_record (org_id, correlation_id) WHERE correlation_id <> ''",
     "CREATE INDEX logs_record_user ON logs_record (org_id, user_id, time_us DESC) WHERE user_id <> ''",

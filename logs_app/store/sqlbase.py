@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import nullcontext
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -108,7 +109,9 @@ class SQLLogStore(LogStore):
     def _run(self, sql: str, params: Sequence[Any], fetch: str = "all") -> Any:
         """Run a read; a regex the database rejects (it differs from Python's) becomes a QueryError."""
         try:
-            with transaction.atomic(), connection.cursor() as c:
+            # Inside an outer transaction a failed statement must not poison it: use a savepoint. In
+            # autocommit (a normal request) that would only add BEGIN/COMMIT round trips.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as c:
                 c.execute(sql, params)
                 return c.fetchall() if fetch == "all" else c.fetchone()
         except DatabaseError as e:

@@ -81,7 +81,9 @@ window.Panels = (function () {
       text: s.values.map((v) => fmt(v[1], panel.unit, panel.decimals)), hovertemplate: "%{text}<extra>%{fullData.name}</extra>",
       stackgroup: panel.options && panel.options.stack ? "one" : undefined,
     }));
-    Plotly.react(box, traces, layout(panel, { shapes: thresholdShapes(panel), hovermode: "x unified" }), PLOT_CONFIG);
+    // Many series: the legend goes to the right, so that it does not squeeze the plot.
+    const side = traces.length > 6 ? { legend: { orientation: "v", x: 1.01, y: 1, font: { size: 10 } }, margin: { l: 60, r: 10, t: 6, b: 24 } } : {};
+    Plotly.react(box, traces, layout(panel, Object.assign({ shapes: thresholdShapes(panel), hovermode: "x unified" }, side)), PLOT_CONFIG);
     return series.reduce((n, s) => n + s.values.length, 0);
   }
 

@@ -36,6 +36,7 @@
     state.q = $("q").value.trim();
     const r = currentRange();
     state.start = r.start; state.end = r.end; state.cursor = null; state.records = {};
+    const gen = state.gen = (state.gen || 0) + 1;  // a newer search makes this one's answers stale
     const url = new URL(window.location.href);
     url.searchParams.set("q", state.q); window.history.replaceState(null, "", url);
     T.showQueryError(null);
@@ -44,6 +45,7 @@
       // One request after the other: the embedded SQLite setup serves them on one connection anyway.
       const hist = await T.api("logs/histogram/?" + T.qs({q: state.q, start: state.start, end: state.end, buckets: 60}));
       const page = await T.api("logs/search/?" + T.qs({q: state.q, start: state.start, end: state.end, limit: 100}));
+      if (gen !== state.gen) return;
       remember(state.q);
       drawHistogram(hist);
       appendRecords(page.records);
@@ -51,7 +53,7 @@
       $("more").hidden = !state.cursor;
       if (!page.records.length) $("results").querySelector("tbody").innerHTML = '<tr><td colspan="4" class="empty">No matching records in this range.</td></tr>';
     } catch (err) {
-      T.showQueryError(err);
+      if (gen === state.gen) T.showQueryError(err);
     }
   }
 

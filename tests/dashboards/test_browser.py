@@ -227,3 +227,44 @@ def test_dashboard_interactions(transactional_db: Any, live_server: Any, live_pr
     page.wait_for_function(f"() => document.getElementById('grid').dataset.loaded !== '{first}' && "
                            "document.getElementById('grid').dataset.loaded !== '0'", timeout=15000)
     page.context.close()
+
+
+def test_import_export_units_and_threshold_lines(transactional_db: Any, live_server: Any, live_prom: procs.Proc,
+                                                 browser: Any, alice: Any, output_dir: Path) -> None:
+    import json
+
+    page = login(browser, live_server.url, "alice@acme.example")
+    # Units on axes and threshold lines on the built-in Platform Overview.
+    page.goto(live_server.url + "/o/acme/dashboards/builtin/platform-overview/")
+    wait_loaded(page)
+    latency_ticks = page.eval_on_selector_all("[data-panel-id='3'] .ytick text", "els => els.map(e => e.textContent)")
+    assert any(t.endswith("s") for t in latency_ticks), latency_ticks
+    error_ticks = page.eval_on_selector_all("[data-panel-id='4'] .ytick text", "els => els.map(e => e.textContent)")
+    assert any(t.endswith("%") for t in error_ticks), error_ticks
+    memory_ticks = page.eval_on_selector_all("[data-panel-id='6'] .ytick text", "els => els.map(e => e.textContent)")
+    assert any(t.endswith("B") for t in memory_ticks), memory_ticks
+    # The 1 s latency threshold and the 5 % error threshold are drawn as lines.
+    assert page.locator("[data-panel-id='3'] .shapelayer path").count() == 1
+    assert page.locator("[data-panel-id='4'] .shapelayer path").count() == 1
+    # Import a Grafana dashboard with an unsupported panel through the UI.
+    grafana = {"schemaVersion": 39, "title": "From Grafana", "panels": [
+        {"type": "piechart", "title": "Pie", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 6}, "targets": []},
+        {"type": "timeseries", "title": "Routes", "gridPos": {"x": 12, "y": 0, "w": 12, "h": 6},
+         "fieldConfig": {"defaults": {"unit": "reqps"}},
+         "targets": [{"expr": "sum by (route) (rate(http_requests_total[$__rate_interval]))",
+                      "legendFormat": "{{route}}"}]}]}
+    page.goto(live_server.url + "/o/acme/dashboards/")
+    page.click("summary")
+    page.fill("#import-json", json.dumps(grafana))
+    page.click("#import-button")
+    page.wait_for_url(re.compile(r"/o/acme/dashboards/\w+/$"))
+    wait_loaded(page)
+    assert "piechart" in page.text_content("[data-panel-id='1'] .placeholder")
+    assert int(page.get_attribute("[data-panel-id='2'] .panel-body", "data-points") or 0) > 0
+    page.screenshot(path=str(output_dir / "dashboards-imported.png"), full_page=True)
+    # Export downloads the portal JSON.
+    with page.expect_download() as dl:
+        page.click("#export-link")
+    exported = json.loads(Path(dl.value.path()).read_text())
+    assert exported["format"] == "portal-dashboard/v1" and exported["dashboard"]["title"] == "From Grafana"
+    page.context.close()

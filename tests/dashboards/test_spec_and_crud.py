@@ -200,3 +200,12 @@ def test_builtins_listed_readonly_and_cloneable(api_alice: APIClient, api_charli
     assert [p["title"] for p in body["panels"]] == [p["title"] for p in detail["panels"]]
     assert Dashboard.objects.for_org(org_a).get().source == "builtin:performance"
     assert api_charlie.get(f"/api/v1/dashboards/{body['uid']}/").status_code == 404
+
+
+def test_list_filters_by_tag_and_title(api_alice: APIClient) -> None:
+    create(api_alice)
+    create(api_alice, {**KPI_DOC, "title": "Latency", "tags": ["perf"]})
+    by_tag = api_alice.get("/api/v1/dashboards/", {"tag": "perf"}).json()["results"]
+    assert [d["title"] for d in by_tag] == ["Latency"]
+    by_title = api_alice.get("/api/v1/dashboards/", {"q": "kpi"}).json()["results"]
+    assert [d["title"] for d in by_title] == ["Business KPIs"]

@@ -19,7 +19,7 @@ from portal.tenancy.models import AuditEntry, Organization
 from tests import procs
 from tests.conftest import token_client
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 URL = "/api/v1/datasources/"
 

@@ -22,7 +22,7 @@ from portal.tenancy.models import Organization
 from tests import procs
 from tests.metrics.conftest import REDIS_URL
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 BASE = "/prometheus/api/v1"
 

@@ -14,7 +14,7 @@ from django.test import Client
 from portal.tenancy import services
 from portal.tenancy.models import Organization
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 BASE = "/prometheus/api/v1"
 

@@ -17,7 +17,7 @@ from portal.tenancy import services
 from portal.tenancy.models import Organization
 from tests import procs
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 BASE = "/prometheus/api/v1"
 

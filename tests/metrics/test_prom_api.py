@@ -14,7 +14,7 @@ from portal.tenancy.models import AuditEntry, Organization
 from tests.conftest import token_client
 from tests.metrics.conftest import ORG_SERIES
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 BASE = "/prometheus/api/v1"
 

@@ -19,7 +19,7 @@ from tests import procs
 from tests.metrics import remote_write
 from tests.metrics.conftest import ORG_SERIES, three_org_series
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.backends]
 
 BASE = "/prometheus/api/v1"
 

@@ -38,7 +38,7 @@ def _rejections(client: Client, reason: str) -> float:
     return 0.0
 
 
-def test_limits_api_staff_only(api_alice: Any, operator: Any, org_a: Any) -> None:
+def test_limits_api_staff_only(api_alice: Any, operator: Any, org_a: Any, org_b: Any, charlie: Any) -> None:
     assert api_alice.get("/api/v1/metrics-in/limits/").json()["max_labels_per_series"] == 40
     r = api_alice.patch("/api/v1/metrics-in/limits/", {"max_labels_per_series": 99}, format="json")
     assert r.status_code == 403
@@ -47,6 +47,10 @@ def test_limits_api_staff_only(api_alice: Any, operator: Any, org_a: Any) -> Non
     assert r.status_code == 200 and r.json()["max_labels_per_series"] == 5
     assert staff.patch("/api/v1/metrics-in/limits/", {"max_labels_per_series": -1}, format="json").status_code == 400
     assert staff.patch("/api/v1/metrics-in/limits/", {"nope": 1}, format="json").status_code == 400
+    # Another org keeps the defaults.
+    from tests.conftest import token_client as tc
+
+    assert tc(org_b, charlie).get("/api/v1/metrics-in/limits/").json()["max_labels_per_series"] == 40
 
 
 def test_per_series_limits_refuse_only_offenders(prom: Any, ingest_a: str, org_a: Any) -> None:
@@ -85,7 +89,29 @@ def test_per_series_limits_refuse_only_offenders(prom: Any, ingest_a: str, org_a
     assert "limit of 3 labels per series" in resp.partial_success.error_message
 
 
-def test_rate_and_active_series_limits(prom: Any, ingest_a: str, org_a: Any) -> None:
+REDIS_TEST_URL = "redis://127.0.0.1:6379/10"  # this area's own Redis DB number
+
+
+@pytest.fixture(params=["in_process", "redis"])
+def counters_backend(request: Any, settings: Any) -> Any:
+    """The rate and active-series counters, in process (embedded) and in Redis (shared by workers)."""
+    if request.param == "redis":
+        import redis
+
+        client = redis.Redis.from_url(REDIS_TEST_URL)
+        try:
+            client.ping()
+        except redis.ConnectionError:
+            pytest.fail("Redis is not running on 127.0.0.1:6379")
+        client.flushdb()
+        settings.REDIS_URL = REDIS_TEST_URL  # read by the counters only; cache and Celery keep their setup
+        yield request.param
+        client.flushdb()
+    else:
+        yield request.param
+
+
+def test_rate_and_active_series_limits(prom: Any, ingest_a: str, org_a: Any, counters_backend: str) -> None:
     services.set_limits(org_a, {"samples_per_second": 2, "max_active_series": 2})
     t = now_ms()
     c = Client()

@@ -119,6 +119,13 @@ def test_file_sd_written_atomically_with_org_label(api_alice: Any, allow_loopbac
         "__meta_portal_target_id": str(r.json()["id"])}}]
     assert not (tmp_path / "globex.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["acme.json"]  # no temp files left behind
+    # The periodic rewrite (drift repair) writes every org's file, B's empty.
+    from metrics_in_app.tasks import rewrite_all_scrape_targets
+
+    (tmp_path / "acme.json").write_text("garbage")
+    assert rewrite_all_scrape_targets() == 2
+    assert json.loads((tmp_path / "globex.json").read_text()) == []
+    assert len(json.loads((tmp_path / "acme.json").read_text())) == 1
     # A target that became forbidden (allow-list removed) drops out at the next write.
     settings.METRICS_IN_SCRAPE_ALLOW_NETS = []
     file_sd.write(org_a)

@@ -1,0 +1,179 @@
+# ruff: noqa: S608 - the load SQL interpolates only constants of this script
+"""Benchmark: a log export on PostgreSQL (issue 9, "Must show" 7): >= 100,000 lines/s at peak RSS <= 150 MB
+for 10 M lines.
+
+Starts what it measures: a fresh PostgreSQL database (migrated), loads --rows log records (default
+10,000,000, the issue's size) of one org into one daily partition (plus 5 % of another org, which the
+export must skip), rebuilds the index the export reads by, then runs the export task body
+(`logs_app.exports.services.run_export`: count, server-side cursor through `store.iter_records`, CSV
+with formula escaping, gzip, progress/cancel polling) in a *separate* Python process, and reports that
+process's wall time and peak RSS (ru_maxrss), so the numbers are the export's alone.
+
+    .venv/bin/python bench/export.py [--rows 10000000] [--format csv|ndjson] [--no-gzip] [--reuse]
+
+Loading 10 M rows takes a few minutes on 2 cores; `--rows 1000000` is a quick run, and `--reuse` exports
+an already loaded database again. Last line: `PASS|FAIL lines_per_s=… peak_rss_mb=…`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench_export"
+TARGET_LINES_PER_S = 100_000
+TARGET_RSS_MB = 150
+DAY = datetime(2001, 1, 1, tzinfo=UTC)  # one fixed day: the whole load is one partition
+DAY_US = 86_400 * 1_000_000
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+
+
+def load(rows: int, org_id: int, other_id: int) -> None:
+    """Bulk load with the parent's indexes dropped; rebuild the one the export reads by afterwards."""
+    from django.db import connection
+
+    from logs_app.store import get_store
+    from logs_app.store.records import to_us
+
+    store = get_store()
+    day_us = to_us(DAY)
+    step = DAY_US // (rows + rows // 20 + 1)
+    with connection.cursor() as c:
+        store._ensure_partitions(c, "logs_record", {day_us})  # type: ignore[attr-defined]
+        c.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'logs_record'")
+        for (name,) in c.fetchall():
+            c.execute(f"DROP INDEX IF EXISTS {name}")
+        chunk = 1_000_000
+        total = rows + rows // 20
+        t = time.perf_counter()
+        for offset in range(0, total, chunk):
+            n = min(chunk, total - offset)
+            # Every 21st row belongs to the other org: the export must leave it out.
+            c.execute(f"""
+                INSERT INTO logs_record (org_id, time_us, service, level, severity_number, body, trace_id, span_id,
+                                         correlation_id, user_id, resource, attributes)
+                SELECT CASE WHEN g % 21 = 20 THEN {other_id} ELSE {org_id} END, {day_us} + g::bigint * {step},
+                       (ARRAY['api-router', 'user-service', 'analytics', 'billing'])[1 + g % 4],
+                       (ARRAY['info', 'info', 'info', 'warn', 'error', 'debug'])[1 + g % 6], 9,
+                       CASE WHEN g % 1000 = 7 THEN '=HYPERLINK("http://x")' ELSE '' END
+                         || 'request ' || g || ' handled in ' || (g % 997) || ' ms path=/v1/chat/completions',
+                       md5((g / 8)::text), left(md5(g::text), 16), 'req-' || (g / 4), 'user-' || (g % 5000),
+                       '{{"service.version": "1.4.2", "host.name": "node-3"}}'::jsonb,
+                       jsonb_build_object('http.status', (ARRAY[200, 200, 200, 404, 500])[1 + g % 5],
+                                          'http.route', '/v1/chat/completions', 'tokens', g % 4096)
+                FROM generate_series({offset}, {offset + n - 1}) g
+            """)
+            print(f"  loaded {offset + n:,} rows ({(offset + n) / (time.perf_counter() - t):,.0f}/s)", flush=True)
+        t = time.perf_counter()
+        c.execute("SET maintenance_work_mem = '512MB'")
+        c.execute("CREATE INDEX logs_record_org_time ON logs_record (org_id, time_us DESC, id DESC)")
+        c.execute("ANALYZE logs_record")
+        print(f"  export index built in {time.perf_counter() - t:.0f}s", flush=True)
+
+
+def child(export_id: int) -> None:
+    """Run one export in this (fresh) process and print its figures as JSON."""
+    from logs_app.exports import services
+    from logs_app.exports.models import Export
+
+    t = time.perf_counter()
+    status = services.run_export(export_id)
+    seconds = time.perf_counter() - t
+    e = Export.objects.all_orgs().get(pk=export_id)
+    print(json.dumps({"status": status, "rows": e.rows_written, "seconds": seconds, "size": e.size_bytes,
+                      "error": e.error, "path": str(e.file_path()),
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--database-url", default=os.environ.get("BENCH_EXPORT_DATABASE_URL", DEFAULT_DB))
+    p.add_argument("--rows", type=int, default=10_000_000, help="lines to export (default: the issue's 10 M)")
+    p.add_argument("--format", choices=["csv", "ndjson"], default="csv")
+    p.add_argument("--no-gzip", action="store_true")
+    p.add_argument("--reuse", action="store_true", help="export an already loaded bench database again")
+    p.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+
+    if args.child:
+        django_setup(args.database_url)
+        child(args.child)
+        return 0
+
+    if args.reuse:
+        django_setup(args.database_url)
+    else:
+        from ingest import setup_database  # same database setup as the other store benches
+
+        print(f"setting up {args.database_url} ...", flush=True)
+        setup_database(args.database_url)
+    from django.conf import settings
+    from django.db import connection
+
+    from logs_app.exports.models import Export
+    from logs_app.store.records import to_us
+    from portal.tenancy.models import Organization
+
+    org = Organization.objects.get(slug="bench")
+    other = Organization.objects.get(slug="other")
+    if not args.reuse:
+        t = time.perf_counter()
+        load(args.rows, org.pk, other.pk)
+        print(f"loaded {args.rows:,} rows (+5 % of another org) in {time.perf_counter() - t:.0f}s", flush=True)
+    with connection.cursor() as c:
+        c.execute("SELECT count(*), max(time_us) FROM logs_record WHERE org_id = %s", [org.pk])
+        available, last_us = c.fetchone()
+    if available < args.rows:
+        print(f"FAIL: the database holds {available:,} rows of the bench org, fewer than --rows; run without --reuse")
+        return 1
+    settings.EXPORTS_QUOTA_BYTES = 10**12
+    export = Export.objects.create(
+        org=org, query="", start=DAY, end=DAY + timedelta(microseconds=last_us - to_us(DAY) + 1),
+        format=args.format, gzip=not args.no_gzip, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    print(f"exporting {available:,} rows ({args.format}{'' if args.no_gzip else '.gz'}) in a separate process ...",
+          flush=True)
+    out = subprocess.run([sys.executable, __file__, "--database-url", args.database_url, "--child", str(export.pk)],
+                         capture_output=True, text=True, check=False, cwd=ROOT,
+                         env={**os.environ, "EXPORTS_QUOTA_BYTES": str(10**12), "LOG_LEVEL": "WARNING"})
+    if out.returncode != 0:
+        print(out.stdout[-2000:], out.stderr[-4000:])
+        print("FAIL lines_per_s=0 peak_rss_mb=0")
+        return 1
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if r["status"] != "done" or r["rows"] != available:
+        print(f"export ended {r['status']} with {r['rows']:,} of {available:,} rows: {r['error']}")
+        print("FAIL lines_per_s=0 peak_rss_mb=0")
+        return 1
+    rate = r["rows"] / r["seconds"]
+    Path(r["path"]).unlink(missing_ok=True)
+    print(f"rows exported:   {r['rows']:,} (the other org's {available // 20:,} rows skipped)")
+    print(f"wall time:       {r['seconds']:.1f} s")
+    print(f"file size:       {r['size'] / 1e6:,.1f} MB ({r['size'] / r['rows']:.1f} bytes/line)")
+    print(f"throughput:      {rate:,.0f} lines/s   (reference >= {TARGET_LINES_PER_S:,}: x{rate / TARGET_LINES_PER_S:.2f})")
+    print(f"peak RSS:        {r['peak_rss_mb']:.1f} MB   (reference <= {TARGET_RSS_MB}: "
+          f"x{r['peak_rss_mb'] / TARGET_RSS_MB:.2f} of the limit)")
+    ok = rate >= TARGET_LINES_PER_S and r["peak_rss_mb"] <= TARGET_RSS_MB
+    print(f"{'PASS' if ok else 'FAIL'} lines_per_s={rate:.0f} peak_rss_mb={r['peak_rss_mb']:.1f}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
