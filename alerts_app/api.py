@@ -58,7 +58,7 @@ class RuleViewSet(OrgScopedViewSet):
     def export(self, request: Request) -> HttpResponse:
         rules, recording, by_rule = render.load_org_rules(self.org)
         text, _ = render.render_rules_file(self.org, rules, recording, by_rule)
-        return HttpResponse(text, content_type="application/yaml")
+        return HttpResponse(render.to_block_yaml(text), content_type="application/yaml")
 
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:

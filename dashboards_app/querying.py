@@ -34,6 +34,11 @@ def _key(org: Organization, kind: str, *parts: Any) -> str:
     return f"dash:q:{org.pk}:{kind}:{digest}"
 
 
+def cached(org: Organization, kind: str, parts: tuple[Any, ...], ttl: int, fn: Any) -> Any:
+    """`fn()`'s value, cached for `ttl` s under a key made of the org, `kind` and `parts`."""
+    return _cached(org, kind, parts, ttl, fn)
+
+
 def _cached(org: Organization, kind: str, parts: tuple[Any, ...], ttl: int, fn: Any) -> Any:
     key = _key(org, kind, *parts)
     hit = cache.get(key)

@@ -229,9 +229,20 @@ def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]
 
 def panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | None, chosen: dict[str, Any],
                start_raw: Any, end_raw: Any, step_raw: Any = None, cross_org: Any = None) -> dict[str, Any]:
-    """Data of a dashboard's panels (all, or `panel_ids`); `cross_org` is staff's platform-wide mode."""
+    """Data of a dashboard's panels (all, or `panel_ids`); `cross_org` is staff's platform-wide mode.
+
+    The whole answer is cached briefly per org (and scope) for the step-aligned window, so a dashboard
+    open in many tabs, or refreshed often, costs one cache read instead of one per panel query."""
     start, end = interpolate.time_range(start_raw, end_raw)
     step = interpolate.auto_step(start, end, step_raw)
+    parts = (doc, panel_ids, chosen, int(start) // step, -(-int(end) // step), step)
+    return querying.cached(org, "panels" if cross_org is None else "panels-platform", parts,
+                           max(1, min(querying.CACHE_SECONDS, step)),
+                           lambda: _panel_data(org, doc, panel_ids, chosen, start, end, step, cross_org))
+
+
+def _panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | None, chosen: dict[str, Any],
+                start: float, end: float, step: int, cross_org: Any) -> dict[str, Any]:
     options = variable_options(org, doc.get("variables", []), chosen, start, end, cross_org)
     values = interpolate.resolve_variables(doc.get("variables", []), chosen, options)
     panels: dict[str, Any] = {}

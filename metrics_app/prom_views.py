@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -112,6 +113,11 @@ def prom_view(handler: Callable[[HttpRequest, OrgContext, Params, federation.Cro
             result = handler(request, ctx, params, cross)
         except ServiceError as e:
             return prom_error(e.status_code, e.message, e.details, e.headers)
+        except SuspiciousOperation as e:  # body too large, too many fields
+            return prom_error(400, f"bad request: {e}")
+        except Exception:  # a bug: still answer in Prometheus's format, which clients can show
+            log.exception("prometheus API %s failed", request.path)
+            return prom_error(500, "internal error; it has been logged", error_type="internal")
         return PromResponse({"status": "success", "data": result.data}, cache=result.cache)
 
     view.__name__ = handler.__name__

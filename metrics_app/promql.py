@@ -88,9 +88,37 @@ except ValueError:
     pass
 
 
+# The Rust parser recurses without a limit: ~10k nested parentheses hang it for minutes and 100k (or a
+# few thousand chained binary operators) crash the whole process with a stack overflow. Our printer
+# recurses too. So the query's shape is bounded *before* it reaches the parser.
+MAX_QUERY_LENGTH = 64 * 1024
+MAX_NESTING = 64
+MAX_OPERATORS = 250
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', re.DOTALL)
+_OPERATOR_RE = re.compile(r"==|!=|<=|>=|[-+*/%^<>]|\b(?:and|or|unless|atan2)\b")
+
+
+def _precheck(query: str) -> None:
+    if len(query) > MAX_QUERY_LENGTH:
+        raise PromQLSyntaxError(f"query too long: {len(query)} characters, the limit is {MAX_QUERY_LENGTH}", None)
+    code = _STRING_RE.sub('""', query)
+    depth = 0
+    for i, ch in enumerate(code):
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise PromQLSyntaxError(f"query too complex: nesting deeper than {MAX_NESTING} levels", i)
+        elif ch in ")]}":
+            depth -= 1
+    operators = len(_OPERATOR_RE.findall(code))
+    if operators > MAX_OPERATORS:
+        raise PromQLSyntaxError(f"query too complex: {operators} operators, the limit is {MAX_OPERATORS}", None)
+
+
 def _parse(query: str) -> pp.Expr:
     if not query or not query.strip():
         raise PromQLSyntaxError("empty query", 0)
+    _precheck(query)
     try:
         return pp.parse(query)
     except (ValueError, TypeError) as e:

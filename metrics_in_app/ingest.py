@@ -37,8 +37,7 @@ class IngestResult:
 
 def _rate_limit(org: Organization, limits: OrgLimits, n: int, rej: Rejections) -> None:
     if n and not COUNTERS.take_rate(org.pk, n, limits.samples_per_second):
-        rej.add("rate_limited", n, "rate limit")
-        rej.count_metrics(org.slug)
+        rej.add("rate_limited", n, "rate limit")  # counted in /metrics by the caller's finally
         raise ServiceError(429, "rate_limited",
                            f"Organization {org.slug} is over its limit of {limits.samples_per_second} samples per "
                            "second; retry after the time in Retry-After.",

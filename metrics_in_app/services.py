@@ -110,6 +110,9 @@ def targets_with_health(org: Organization) -> list[dict[str, Any]]:
     for t in targets:
         h = health.get(t.pk) or {"health": "unknown" if t.enabled else "disabled", "last_scrape": None,
                                  "last_error": error, "scrape_url": "", "last_scrape_duration": None}
+        if t.auth_type != AuthType.NONE and h.get("scrape_url"):
+            # The relay path is a bearer capability for the exporter's content: never shown.
+            h = {**h, "scrape_url": f"{t.scheme}://{t.address}{t.metrics_path} (via the portal's relay)"}
         out.append({"id": t.pk, "name": t.name, "address": t.address, "enabled": t.enabled, **h})
     return out
 

@@ -107,11 +107,12 @@ class ServiceState:
             median = 0.04 * (i + 1) * (1.0 + 0.5 * max(0.0, math.sin(now / 90.0)))
             self._observe("http_request_duration_seconds", LATENCY_BUCKETS, min(n, 200), median, route=route)
         self._inc("process_cpu_seconds_total", dt * load * (0.3 + 0.05 * rng.random()))
-        self._set("process_resident_memory_bytes", (0.4 + 0.05 * load) * GIB + age * 20_000 + rng.random() * 5e6)
+        # Memory and disk grow slowly (a leak, data) with little noise, so predict_linear has a trend to show.
+        self._set("process_resident_memory_bytes", (0.4 + 0.05 * self.scale) * GIB + age * 20_000 + rng.random() * 1e5)
         self._set("memory_limit_bytes", 2 * GIB)
         self._set("cpu_limit_cores", 2.0)
         self._set("disk_total_bytes", 50 * GIB)
-        self._set("disk_used_bytes", (10 + 5 * self.scale) * GIB + age * 150_000 * self.scale)
+        self._set("disk_used_bytes", (10 + 5 * self.scale) * GIB + age * 20_000 * (1 + self.scale))
         getattr(self, "_" + self.service.replace("-", "_"))(now, dt, load)
 
     def _api_router(self, now: float, dt: float, load: float) -> None:

@@ -264,10 +264,13 @@ def _write_all(writer: ExportWriter, store: Any, export: Export) -> Iterator[int
     """Write every matching record; yields the running line count (per record, or per batch on the
     PostgreSQL fast path) so the caller can report progress and stop between batches."""
     if FAST_PATH and pg_stream.supports(store):
-        for text, lines in pg_stream.iter_chunks(store, export.org, export.query, export.start, export.end,
-                                                 export.format):
-            writer.write_text(text, lines)
-            yield writer.rows
+        chunks = pg_stream.iter_chunks(store, export.org, export.query, export.start, export.end, export.format)
+        try:
+            for data, lines in chunks:
+                writer.write_bytes(data, lines)
+                yield writer.rows
+        finally:
+            chunks.close()
         return
     records = store.iter_records(export.org, export.query, export.start, export.end)
     try:

@@ -79,7 +79,8 @@ class ExportWriter:
                                 if use_gzip else self._raw)
         self._out = io.TextIOWrapper(self._bin, encoding="utf-8", newline="", write_through=False)  # type: ignore[type-var]
         self._out._CHUNK_SIZE = _BUFFER  # type: ignore[attr-defined]
-        self._csv = csv.writer(self._out, lineterminator="\n") if fmt == "csv" else None
+        # CRLF (RFC 4180) as the terminator also makes the writer quote cells holding a lone CR.
+        self._csv = csv.writer(self._out, lineterminator="\r\n") if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writerow(COLUMNS)
 
@@ -115,9 +116,10 @@ class ExportWriter:
             self._out.write("\n")
         self.rows += 1
 
-    def write_text(self, text: str, lines: int) -> None:
-        """Finished lines (already escaped and terminated), e.g. from the PostgreSQL fast path."""
-        self._out.write(text)
+    def write_bytes(self, data: bytes, lines: int) -> None:
+        """Finished UTF-8 lines (already escaped and terminated), e.g. from the PostgreSQL fast path."""
+        self._out.flush()  # the header (or earlier text) goes first
+        self._bin.write(data)
         self.rows += lines
 
     def bytes_written(self) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ JSON = "json"
 CONTENT_TYPES = {PROTOBUF: "application/x-protobuf", JSON: "application/json"}
 # OTLP/JSON encodes these bytes fields as hex, where proto3 JSON would use base64.
 _HEX_ID_KEYS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _GRPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 413: 11, 415: 3, 429: 8, 500: 13, 502: 14, 503: 14}
 
 
@@ -147,6 +149,10 @@ def _hex_ids_to_base64(value: Any, depth: int = 0) -> Any:
         return out
     if isinstance(value, list):
         return [_hex_ids_to_base64(v, depth + 1) for v in value]
+    if isinstance(value, str) and _SURROGATE.search(value):
+        # JSON may escape lone surrogates ("\ud800"), which protobuf strings refuse: the whole batch would
+        # fail for one record. Replace them with U+FFFD, as invalid UTF-8 is in protobuf bodies.
+        return _SURROGATE.sub("\ufffd", value)
     return value
 
 

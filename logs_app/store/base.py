@@ -27,7 +27,7 @@ Contract every implementation keeps (the tests in tests/logs/ check it for both 
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -92,7 +92,7 @@ class LogStore(abc.ABC):
 
     @abc.abstractmethod
     def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,
-                     batch_size: int = 2000) -> Iterator[LogRecord]:
+                     batch_size: int = 2000) -> Generator[LogRecord, None, None]:
         """Every matching record, oldest first, at constant memory (server-side cursor on PostgreSQL).
         Meant for exports: the caller must exhaust or close the iterator."""
 

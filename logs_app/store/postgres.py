@@ -8,7 +8,7 @@ partition gets them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -98,7 +98,7 @@ class PostgresLogStore(SQLLogStore):
         return connection.chunked_cursor()
 
     def iter_records(self, org: Any, query: Any, start: datetime, end: datetime,
-                     batch_size: int = 2000) -> Iterator[Any]:
+                     batch_size: int = 2000) -> Generator[LogRecord, None, None]:
         # A named (server-side) cursor needs a transaction; hold one for the iteration.
         with transaction.atomic():
             yield from super().iter_records(org, query, start, end, batch_size)
@@ -154,7 +154,7 @@ _COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 def _esc(value: str) -> str:
     """A value for COPY's text format (backslash, tab, newline and CR escaped); NULs never get here."""
-    if _COPY_SPECIAL.search(value) is None:
+    if "\\" not in value and "\t" not in value and "\n" not in value and "\r" not in value:
         return value
     return _COPY_SPECIAL.sub(lambda m: _COPY_ESCAPES[m.group()], value)
 

@@ -16,7 +16,7 @@ from typing import Any
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 
 
-@dataclass
+@dataclass(slots=True)
 class LogRecord:
     """One log record as stored. `org_id` is always set by the receiver from the ingest token."""
 
@@ -135,8 +135,7 @@ def decode_cursor(cursor: str, *keys: str) -> dict[str, Any]:
 
 def to_us(t: datetime) -> int:
     """Microseconds since the epoch: the one integer time both SQL stores and cursors use."""
-    delta = t.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (t - _EPOCH) // _ONE_US
 
 
 def from_us(us: int) -> datetime:
@@ -144,3 +143,4 @@ def from_us(us: int) -> datetime:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator, Sequence
 from contextlib import nullcontext
-from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -231,7 +231,7 @@ class SQLLogStore(LogStore):
         return LogPage(records, encode_cursor(i=last, o=org.pk))
 
     def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,
-                     batch_size: int = 2000) -> Iterator[LogRecord]:
+                     batch_size: int = 2000) -> Generator[LogRecord, None, None]:
         where, params = self._where(query)
         sql = (f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s "
                f"AND {where} ORDER BY time_us, id")

@@ -21,6 +21,11 @@ from portal.tenancy.models import Organization
 from portal.tenancy.permissions import org_ctx_of
 
 _GUARDED = ("get_queryset", "get_object", "perform_create")
+_DRF_WRITES = {
+    "perform_create": mixins.CreateModelMixin.perform_create,
+    "perform_update": mixins.UpdateModelMixin.perform_update,
+    "perform_destroy": mixins.DestroyModelMixin.perform_destroy,
+}
 
 
 class OrgAPIView(APIView):
@@ -45,6 +50,11 @@ class OrgScopedGenericViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg
         for name in _GUARDED:
             if name in cls.__dict__:
                 raise TypeError(f"{cls.__name__} overrides {name}: narrow with scope_queryset() instead")
+        # Listing DRF's mixins before this class would let their perform_* (no org, no audit) win the MRO;
+        # whatever the base order, the org-setting, audited versions are the ones that run.
+        for name, drf_default in _DRF_WRITES.items():
+            if getattr(cls, name) is drf_default:
+                setattr(cls, name, getattr(OrgScopedGenericViewSet, name))
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
@@ -82,8 +92,8 @@ class OrgScopedGenericViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg
 
 
 class OrgScopedViewSet(
-    mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
-    mixins.ListModelMixin, OrgScopedGenericViewSet,
+    OrgScopedGenericViewSet, mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin, mixins.ListModelMixin,
 ):
     """Full CRUD on an org-owned model; set `model` and `serializer_class`."""
 

@@ -19,7 +19,13 @@
   let items = [], active = 0, ctx = null, reqSeq = 0;
 
   input.value = config.query || "";
-  if (config.start && [...preset.options].some((o) => o.value === config.start)) preset.value = config.start;
+  if (config.start && [...preset.options].some((o) => o.value === config.start)) {
+    preset.value = config.start;
+  } else if (config.start) {  // an absolute range from a dashboard's Explore link
+    preset.append(el("option", { value: config.start, "data-to": config.end || "now" }, "Range from the dashboard"));
+    preset.value = config.start;
+  }
+  function rangeEnd() { return preset.selectedOptions[0].dataset.to || "now"; }
 
   async function cached(path) {
     if (!cache.has(path)) cache.set(path, api("GET", path).then((r) => r.results).catch(() => []));
@@ -136,7 +142,7 @@
     statusEl.textContent = "Running…";
     const tableView = view() === "table";
     try {
-      const data = await api("GET", "/explore/query/" + qs({ query, from: preset.value, to: "now", instant: tableView ? "1" : "" }));
+      const data = await api("GET", "/explore/query/" + qs({ query, from: preset.value, to: rangeEnd(), instant: tableView ? "1" : "" }));
       statusEl.textContent = data.result.length + " series · step " + data.step + "s";
       graph.hidden = tableView; tableBox.hidden = !tableView;
       if (tableView) renderTable(data); else renderGraph(data);
@@ -151,7 +157,7 @@
 
   function renderGraph(data) {
     const series = data.resultType === "matrix" ? data.result : data.result.map((s) => ({ metric: s.metric, values: [s.value] }));
-    const traces = series.map((s) => ({ type: "scatter", mode: "lines", name: legendName("", s.metric), x: s.values.map((v) => new Date(v[0] * 1000)), y: s.values.map((v) => Number(v[1])) }));
+    const traces = series.map((s) => ({ type: "scatter", mode: s.values.length > 2 ? "lines" : "lines+markers", name: legendName("", s.metric), x: s.values.map((v) => new Date(v[0] * 1000)), y: s.values.map((v) => Number(v[1])) }));
     Plotly.react(graph, traces, { margin: { l: 60, r: 10, t: 10, b: 40 }, showlegend: true, legend: { orientation: "h", y: -0.2 },
       xaxis: { type: "date" }, yaxis: { tickformat: "~s" }, uirevision: "keep" }, { responsive: true, displaylogo: false });
     graph.dataset.points = String(series.reduce((n, s) => n + s.values.length, 0));

@@ -76,7 +76,8 @@ window.Panels = (function () {
   function timeseries(box, panel, targets, bar) {
     const series = flatten(targets);
     const traces = series.map((s, i) => ({
-      type: "scatter", mode: "lines", name: s.name, line: { width: 1.5, color: PALETTE[i % PALETTE.length] },
+      // A series with one or two points (young data, long step) is invisible as a line alone.
+      type: "scatter", mode: s.values.length > 2 ? "lines" : "lines+markers", name: s.name, line: { width: 1.5, color: PALETTE[i % PALETTE.length] },
       x: s.values.map((v) => new Date(v[0] * 1000)), y: s.values.map((v) => Number(v[1])),
       text: s.values.map((v) => fmt(v[1], panel.unit, panel.decimals)), hovertemplate: "%{text}<extra>%{fullData.name}</extra>",
       stackgroup: panel.options && panel.options.stack ? "one" : undefined,

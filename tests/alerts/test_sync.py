@@ -129,7 +129,7 @@ def test_backend_down_marks_error_then_synced_when_back(org_a: Organization, ale
     rule.refresh_from_db()
     assert rule.sync_state == SyncState.ERROR and "prometheus unavailable" in rule.sync_error
     # The file was written (validated) before the reload failed: nothing is lost.
-    assert f"portal_rule: '{rule.pk}'" in render.rules_path(org_a.pk).read_text()
+    assert f'"portal_rule": "{rule.pk}"' in render.rules_path(org_a.pk).read_text()
     prom = procs.start_prometheus(rules_dir=settings.PROMETHEUS_RULES_DIR, port=port)
     try:
         report = sync.sync_org(org_a.pk)  # the retry
@@ -156,3 +156,35 @@ def test_task_retries_with_backoff_on_backend_down() -> None:
 
     assert [tasks.backoff(n) for n in range(4)] == [2, 4, 8, 16]
     assert tasks.sync_org_task.max_retries == tasks.MAX_RETRIES
+
+
+def test_beat_schedule_runs_reconcile_and_log_rules_every_minute() -> None:
+    from portal.celery import app
+
+    schedule = app.conf.beat_schedule
+    assert schedule["alerts-reconcile"]["task"] == "alerts_app.tasks.reconcile_task"
+    assert schedule["alerts-reconcile"]["schedule"] == 60.0
+    assert schedule["alerts-log-rules"]["task"] == "alerts_app.tasks.evaluate_log_rules_task"
+
+
+def test_reconcile_task_repairs_after_backend_returns(org_a: Organization, alert_files: Path,
+                                                     settings: Any) -> None:
+    """The eager task does not spin on retries; the per-minute reconcile picks the error state up."""
+    from alerts_app import tasks
+
+    rule = make_rule(org_a)
+    port = procs.free_port()
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{port}"
+    bump(org_a)
+    assert "error" in tasks.sync_org_task.delay(org_a.pk).get()
+    rule.refresh_from_db()
+    assert rule.sync_state == SyncState.ERROR
+    assert "error" in tasks.reconcile_task.delay().get()
+    prom = procs.start_prometheus(rules_dir=settings.PROMETHEUS_RULES_DIR, port=port)
+    try:
+        result = tasks.reconcile_task.delay().get()
+        assert result["synced"] == 1, result
+        rule.refresh_from_db()
+        assert rule.sync_state == SyncState.SYNCED
+    finally:
+        prom.cleanup()

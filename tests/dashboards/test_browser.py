@@ -246,6 +246,13 @@ def test_import_export_units_and_threshold_lines(transactional_db: Any, live_ser
     # The 1 s latency threshold and the 5 % error threshold are drawn as lines.
     assert page.locator("[data-panel-id='3'] .shapelayer path").count() == 1
     assert page.locator("[data-panel-id='4'] .shapelayer path").count() == 1
+    # Every built-in dashboard draws data in every panel.
+    for slug in ("api-router", "user-org-service", "analytics-service", "performance", "capacity-planning"):
+        page.goto(live_server.url + f"/o/acme/dashboards/builtin/{slug}/")
+        wait_loaded(page)
+        points = panel_points(page)
+        page.screenshot(path=str(output_dir / f"dashboards-builtin-{slug}.png"), full_page=True)
+        assert points and all(n > 0 for n in points.values()), (slug, points)
     # Import a Grafana dashboard with an unsupported panel through the UI.
     grafana = {"schemaVersion": 39, "title": "From Grafana", "panels": [
         {"type": "piechart", "title": "Pie", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 6}, "targets": []},

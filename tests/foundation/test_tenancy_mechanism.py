@@ -61,3 +61,21 @@ def test_org_from_body_is_ignored(api_alice, org_a, org_b):
 def test_session_api_uses_header_org_only_when_member(web_alice, org_a, org_b):
     assert web_alice.get("/api/v1/org/", HTTP_X_PORTAL_ORG="acme").json()["slug"] == "acme"
     assert web_alice.get("/api/v1/org/", HTTP_X_PORTAL_ORG="globex").status_code == 404
+
+
+def test_drf_mixins_listed_first_still_get_org_and_audit(api_alice, org_a):
+    """Whatever the base order, creates get the request's org and every write is audited."""
+    from rest_framework import mixins, serializers
+
+    from portal.tenancy.api_base import OrgScopedGenericViewSet, OrgScopedViewSet
+
+    class S(serializers.ModelSerializer):
+        class Meta:
+            model = ApiToken
+            fields = ["id", "name"]
+
+    for base in ((mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin,
+                  OrgScopedGenericViewSet), (OrgScopedViewSet,)):
+        view = type("V", base, {"model": ApiToken, "serializer_class": S})
+        for name in ("perform_create", "perform_update", "perform_destroy"):
+            assert getattr(view, name) is getattr(OrgScopedGenericViewSet, name)

@@ -267,3 +267,14 @@ def test_non_string_bodies_and_nested_values(client: Client, store: Any, org_a: 
     assert post_otlp(client, LOGS, req.SerializeToString(), ingest_a).status_code == 200
     [rec] = all_logs(store, org_a)
     assert json.loads(rec.body)["event"][0][0][0][0][0][0][0] == "(nested too deeply)"
+
+
+def test_json_lone_surrogates_and_nul_escapes(client: Client, store: Any, org_a: Any, ingest_a: str) -> None:
+    body = ('{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "a\\ud800b\\u0000c"}, '
+            '"attributes": [{"key": "k\\u0000", "value": {"stringValue": "\\udfff"}}]}, '
+            '{"body": {"stringValue": "fine"}}]}]}]}')
+    resp = post_otlp(client, LOGS, body.encode(), ingest_a, "application/json")
+    assert resp.status_code == 200, resp.content
+    recs = {r.body: r for r in all_logs(store, org_a)}
+    assert set(recs) == {"a\ufffdb\ufffdc", "fine"}
+    assert recs["a\ufffdb\ufffdc"].attributes["k\ufffd"] == "\ufffd"

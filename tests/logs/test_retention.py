@@ -82,3 +82,16 @@ def test_upcoming_partitions_are_created_ahead_on_postgres(store: Any) -> None:
     tomorrow = (NOW + timedelta(days=1)).strftime("%Y%m%d")
     assert f"logs_record_p{tomorrow}" in store.partitions()
     assert f"logs_span_p{tomorrow}" in store.partitions("logs_span")
+
+
+def test_deleting_an_org_deletes_its_logs_and_spans(store: Any, org_a: Any, org_b: Any) -> None:
+    store.write_logs([make_log(org_a), make_log(org_b)])
+    store.write_spans([make_span(org_a, "e5" * 16, "01" * 8)])
+    org_a_id = org_a.pk
+    org_a.delete()
+    with connection.cursor() as c:
+        c.execute("SELECT count(*) FROM logs_record WHERE org_id = %s", [org_a_id])
+        assert c.fetchone()[0] == 0
+        c.execute("SELECT count(*) FROM logs_span WHERE org_id = %s", [org_a_id])
+        assert c.fetchone()[0] == 0
+    assert store.count(org_b, "", *EVER) == 1

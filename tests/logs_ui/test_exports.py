@@ -113,6 +113,7 @@ def test_cancel_running_export_stops_and_removes_file(org_a: Any, alice: Any, se
             yield rec
 
     monkeypatch.setattr(store, "iter_records", iter_and_cancel)
+    monkeypatch.setattr(services, "FAST_PATH", False)  # the generic path (pg_stream has its own test)
     monkeypatch.setattr(services, "PROGRESS_ROWS", 100)
     assert services.run_export(export.pk) == ExportStatus.CANCELLED
     export.refresh_from_db()
@@ -135,6 +136,7 @@ def test_progress_is_reported_while_running(org_a: Any, alice: Any, seeded: Any,
             yield rec
 
     monkeypatch.setattr(store, "iter_records", iter_and_look)
+    monkeypatch.setattr(services, "FAST_PATH", False)
     monkeypatch.setattr(services, "PROGRESS_ROWS", 10)
     services.run_export(export.pk)
     assert seen == [(10, 30, 33.3), (20, 30, 66.7)]
@@ -261,6 +263,7 @@ def test_progress_and_cancel_seen_across_connections(org_a: Any, alice: Any, see
             yield rec
 
     monkeypatch.setattr(store, "iter_records", iter_watch)
+    monkeypatch.setattr(services, "FAST_PATH", False)
     monkeypatch.setattr(services, "PROGRESS_ROWS", 50)
     try:
         assert services.run_export(export.pk) == ExportStatus.CANCELLED

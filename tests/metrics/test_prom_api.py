@@ -205,3 +205,28 @@ def test_foreign_matcher_is_400_even_without_a_backend(acme: Client, settings: A
     assert resp.status_code == 400
     assert acme.get(f"{BASE}/series", {"match[]": 'up{org_id!="acme"}'}).status_code == 400
     assert acme.get(f"{BASE}/query", {"query": "sum(up"}).status_code == 400
+
+
+@pytest.mark.parametrize(("path", "params"), [
+    ("query", {"query": 'only_globex_metric{org_id="globex"}'}),
+    ("query_range", {"query": 'only_globex_metric{org_id="globex"}', "start": 0, "end": 60, "step": 15}),
+    ("series", {"match[]": '{org_id="globex"}'}),
+    ("labels", {"match[]": '{org_id=~"glob.*"}'}),
+    ("label/secret/values", {"match[]": 'org_secret_info{org_id!="acme"}'}),
+])
+def test_every_endpoint_refuses_another_orgs_matcher(acme: Client, prom_env: Any, path: str,
+                                                     params: dict[str, Any]) -> None:
+    for resp in (acme.get(f"{BASE}/{path}", params), acme.post(f"{BASE}/{path}", params)):
+        assert resp.status_code == 400, (path, resp.content)
+        assert "data" not in body(resp) and body(resp)["errorType"] == "bad_data"
+
+
+def test_metadata_of_another_orgs_metric_is_empty(acme: Client, prom_env: Any) -> None:
+    resp = acme.get(f"{BASE}/metadata", {"metric": "only_globex_metric"})
+    assert resp.status_code == 200 and body(resp)["data"] == {}
+
+
+def test_oversized_form_is_400_not_500(acme: Client, settings: Any) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    resp = acme.post(f"{BASE}/query", {"query": "up", "pad": "x" * 5000})
+    assert resp.status_code == 400 and body(resp)["status"] == "error"

@@ -198,3 +198,26 @@ def foreign_query(draw: st.DrawFn) -> str:
 def test_property_a_foreign_matcher_anywhere_is_rejected(query: str) -> None:
     with pytest.raises(ForeignOrgMatcher):
         enforce(query, LABEL, ORG)
+
+
+@pytest.mark.parametrize("query", [
+    "(" * 10_000 + "up" + ")" * 10_000,  # hangs the Rust parser for minutes
+    "abs(" * 2_000 + "up" + ")" * 2_000,
+    "up" + " + up" * 5_000,  # overflows the Rust parser's stack: would kill the process
+    "-" * 20_000 + "up",
+    "up{job=\"" + "x" * 70_000 + "\"}",
+])
+def test_pathological_shapes_are_refused_before_parsing(query: str) -> None:
+    with pytest.raises(PromQLSyntaxError) as e:
+        enforce(query, LABEL, ORG)
+    assert "too complex" in e.value.message or "too long" in e.value.message
+
+
+def test_operators_inside_strings_do_not_count() -> None:
+    query = 'up{job="' + "+" * 1000 + '"}'
+    assert enforce(query, LABEL, ORG).endswith(',org_id="acme"}')
+
+
+def test_reasonable_dashboard_queries_fit_the_limits() -> None:
+    big = " or ".join(f'sum by (route) (rate(http_requests_total{{route="/r{i}"}}[5m]))' for i in range(60))
+    assert enforce(big, LABEL, ORG).count('org_id="acme"') == 60

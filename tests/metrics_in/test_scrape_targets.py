@@ -211,7 +211,7 @@ def test_target_with_basic_auth_scraped_through_relay(prom: Any, live_server: An
         assert found[0]["metric"]["exported_org_id"] == "globex"
         assert found[0]["metric"]["instance"] == f"127.0.0.1:{port}"
         health = api_alice.get(f"/api/v1/scrape-targets/{r.json()['id']}/health/").json()
-        assert health["health"] == "up"
+        assert health["health"] == "up" and "relay/" not in health["scrape_url"]
         # A tampered relay path is refused.
         assert httpx.get(live_server.url + relay[:-3] + "xx/", timeout=5).status_code == 404
         # Wrong password: the scrape fails and the error is readable in the target's health.
