@@ -55,7 +55,7 @@ def save_policy(request: Any, org: Organization, values: dict[str, Any]) -> Noti
 
 def test_channel(request: Any, org: Organization, channel: Channel) -> dict[str, Any]:
     result = notify.send_test(channel)
-    audit.record(request, "test_notification", channel, {"ok": result["ok"], "status": result["status"]})
+    audit.record(request, "test_notify", channel, {"ok": result["ok"], "status": result["status"]})
     return result
 
 

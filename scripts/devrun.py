@@ -85,6 +85,9 @@ def ensure_backends_installed() -> None:
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    from dashboards_app.demo.workload import scrape_config  # stdlib-only module: no Django set-up needed
+
     VAR.mkdir(parents=True, exist_ok=True)
     ensure_backends_installed()
     env = dict(os.environ)
@@ -141,10 +144,7 @@ def main() -> None:
 {alerting}rule_files:
   - {rules_dir}/*.yml
 scrape_configs:
-  - job_name: demo-workload
-    scrape_interval: 5s
-    static_configs:
-      - targets: ['127.0.0.1:{workload_port}']
+{scrape_config("127.0.0.1", workload_port, interval="5s")}
   - job_name: portal
     static_configs:
       - targets: ['127.0.0.1:{PORT}']

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from rest_framework.test import APIClient
 
 from alerts_app.models import Channel, Rule
@@ -29,7 +30,8 @@ def test_rule_crud_is_audited_and_queues_sync(api_alice: APIClient, org_a: Organ
     rid = r.json()["id"]
     rule = Rule.objects.for_org(org_a).get(pk=rid)
     assert rule.sync_state == "synced"  # eager Celery: the sync ran after commit (no backend URLs set)
-    assert 'org_id="acme"' in (alert_files / "rules" / f"portal-org-{org_a.pk}.yml").read_text()
+    written = yaml.safe_load((alert_files / "rules" / f"portal-org-{org_a.pk}.yml").read_text())
+    assert 'org_id="acme"' in written["groups"][0]["rules"][0]["expr"]
     r = api_alice.patch(f"/api/v1/alerts/rules/{rid}/", {"threshold": 0.1, "enabled": False}, format="json")
     assert r.status_code == 200 and r.json()["threshold"] == 0.1
     assert api_alice.get(f"/api/v1/alerts/rules/{rid}/").json()["sync_state"] == "pending"
