@@ -66,4 +66,10 @@ def test_failing_panel_shows_its_error_others_load(transactional_db: Any, live_s
     assert by_title["Good"]["points"] > 0 and not by_title["Good"]["error"]
     assert 'org_id="globex"' in by_title["Foreign"]["error"]
     assert "mad_over_time" in by_title["Backend rejects"]["error"]
+    # The message is visible in place, inside its panel, not clipped below the chart.
+    for err in page.locator("#grid .panel-error").all():
+        assert err.is_visible()
+        box = err.bounding_box()
+        panel = err.locator("xpath=ancestor::div[contains(@class,'panel-body')]").bounding_box()
+        assert box["y"] >= panel["y"] and box["y"] + min(box["height"], 20) <= panel["y"] + panel["height"]
     ctx.close()
