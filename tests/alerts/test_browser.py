@@ -11,7 +11,6 @@ import pytest
 
 from alerts_app.models import Rule
 from portal.tenancy import services
-from tests import procs
 from tests.browser.conftest import browser, login, page  # noqa: F401 - fixtures
 from tests.conftest import PASSWORD
 

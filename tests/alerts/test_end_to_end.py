@@ -4,6 +4,7 @@ B's receivers get nothing; a silence stops the repeats; resolving sends the reso
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Iterator
@@ -77,6 +78,10 @@ def make_channels(client: APIClient, http: HttpRecorder, tag: str) -> None:
     assert client.put("/api/v1/alerts/policy/", policy, format="json").status_code == 200
 
 
+def resolved_at(http: HttpRecorder, path: str) -> list[dict[str, Any]]:
+    return [r for r in http.at(path) if b"resolved" in r["raw"].lower()]
+
+
 def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any], api_alice: APIClient,
                                                             api_charlie: APIClient, org_a: Organization,
                                                             org_b: Organization) -> None:
@@ -101,7 +106,7 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
         print("AM", httpx.get(stack["am"].url + "/api/v2/alerts").text)
         raise
     for p in paths:
-        wait_for(lambda p=p: http.at(p), what=p)
+        wait_for(functools.partial(http.at, p), what=p)
     pd = wait_for(lambda: [r for r in http.at("/pagerduty") if r["json"]["routing_key"] == "rk-acme"], what="pd")
     mail = wait_for(lambda: smtp.to("oncall@acme.example"), what="email")
     assert "acme" in http.at("/slack-acme")[0]["raw"].decode() and http.at("/slack-acme")[0]["json"]["channel"] == \
@@ -132,7 +137,7 @@ def test_service_down_reaches_every_channel_of_its_org_only(stack: dict[str, Any
     target = MetricsTarget(stack["target_port"])
     try:
         for p in paths:
-            wait_for(lambda p=p: [r for r in http.at(p) if b"resolved" in r["raw"].lower()], what=f"resolved at {p}")
+            wait_for(functools.partial(resolved_at, http, p), what=f"resolved at {p}")
         wait_for(lambda: [r for r in http.at("/pagerduty") if r["json"]["routing_key"] == "rk-acme"
                           and r["json"]["event_action"] == "resolve"], what="pd resolve")
         wait_for(lambda: [m for m in smtp.to("oncall@acme.example") if "RESOLVED" in m["data"].upper()],

@@ -53,3 +53,14 @@ def test_metrics_exposes_request_latency_per_view(client, settings):
     settings.METRICS_REQUIRE_TOKEN = "s3cret"
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret").status_code == 200
+
+
+@pytest.mark.django_db
+def test_readyz_probes_stored_datasources(client, prometheus):
+    from metrics_app.models import Datasource
+
+    Datasource.objects.create(name="main", kind="prometheus", url=prometheus.url, is_default=True)
+    Datasource.objects.create(name="gone", kind="prometheus", url="http://127.0.0.1:1")
+    comps = client.get("/readyz").json()["components"]
+    assert comps["datasource:main"]["status"] == "up"
+    assert comps["datasource:gone"]["status"] == "down" and comps["datasource:gone"]["error"]
