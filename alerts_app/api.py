@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.http import HttpResponse
-from rest_framework import mixins, status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.core.parsers import json_object
 from portal.errors import ServiceError
-from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
+from portal.tenancy.api_base import OrgAPIView, OrgScopedViewSet
 
 from . import importer, render, services, sync
 from .catalog import TEMPLATES
 from .models import Channel, RecordingRule, Rule
-from .serializers import ChannelSerializer, PolicySerializer, RuleSerializer
-
-
-class OrgScopedViewSet(
-    OrgScopedGenericViewSet, mixins.CreateModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin, mixins.ListModelMixin,
-):
-    """portal's OrgScopedViewSet lists the DRF mixins first, so their perform_create/update/destroy
-    shadow the org-setting, audited ones; with the base first, the audited versions win."""
+from .serializers import ChannelSerializer, PolicySerializer, RecordingRuleSerializer, RuleSerializer
 
 
 class RuleViewSet(OrgScopedViewSet):
@@ -40,9 +36,10 @@ class RuleViewSet(OrgScopedViewSet):
             super().perform_destroy(instance)
             sync.request_sync(self.org)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["post"], url_path="import")
     def import_file(self, request: Request) -> Response:
-        text = request.data.get("file") if isinstance(request.data, dict) else None
+        text = json_object(request).get("file")
         upload = request.FILES.get("file")
         if upload is not None:
             text = upload.read().decode("utf-8", "replace")
@@ -54,28 +51,39 @@ class RuleViewSet(OrgScopedViewSet):
         audit.record(request, "import_rules", self.org, result, org=self.org)
         return Response(result, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.ANY})
     @action(detail=False, methods=["get"])
     def export(self, request: Request) -> HttpResponse:
         rules, recording, by_rule = render.load_org_rules(self.org)
         text, _ = render.render_rules_file(self.org, rules, recording, by_rule)
         return HttpResponse(render.to_block_yaml(text), content_type="application/yaml")
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:
-        return Response(services.preview(self.org, dict(request.data)))
+        return Response(services.preview(self.org, json_object(request)))
 
+    @extend_schema(responses=OpenApiTypes.ANY)
     @action(detail=False, methods=["get"])
     def templates(self, request: Request) -> Response:
         return Response([t.as_dict() for t in TEMPLATES.values()])
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: RuleSerializer, 200: OpenApiTypes.ANY})
     @action(detail=False, methods=["post"], url_path="from-template")
     def from_template(self, request: Request) -> Response:
-        key = str(request.data.get("template", ""))
+        body = json_object(request)
+        key = str(body.get("template", ""))
         if key not in TEMPLATES:
             raise ServiceError(400, "invalid", "template: unknown template", {"field": "template"})
-        data = TEMPLATES[key].build(dict(request.data.get("params") or {}))
+        params = body.get("params") or {}
+        if not isinstance(params, dict):
+            raise ServiceError(400, "invalid", "params: an object of template parameters", {"field": "params"})
+        try:
+            data = TEMPLATES[key].build(params)
+        except (TypeError, ValueError) as exc:
+            raise ServiceError(400, "invalid", f"params: {exc}", {"field": "params"}) from exc
         overrides = ("name", "severity", "channels", "enabled", "for_duration")
-        data.update({k: v for k, v in request.data.items() if k in overrides})
+        data.update({k: v for k, v in body.items() if k in overrides})
         if request.query_params.get("dry_run"):
             return Response(data)  # the editor shows what the template builds before saving
         serializer = self.get_serializer(data=data)
@@ -87,15 +95,7 @@ class RuleViewSet(OrgScopedViewSet):
 class RecordingRuleViewSet(OrgScopedViewSet):
     model = RecordingRule
     http_method_names = ["get", "delete", "head", "options"]
-
-    from rest_framework import serializers as _s
-
-    class _Ser(_s.ModelSerializer):  # type: ignore[type-arg]
-        class Meta:
-            model = RecordingRule
-            fields = ["id", "group", "record", "expr", "labels", "created_at"]
-
-    serializer_class = _Ser
+    serializer_class = RecordingRuleSerializer
 
     def perform_destroy(self, instance: Any) -> None:
         with transaction.atomic():
@@ -112,6 +112,7 @@ class ChannelViewSet(OrgScopedViewSet):
             super().perform_destroy(instance)
             sync.request_sync(self.org)
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         channel = self.get_object()
@@ -119,9 +120,11 @@ class ChannelViewSet(OrgScopedViewSet):
 
 
 class PolicyView(OrgAPIView):
+    @extend_schema(responses=PolicySerializer)
     def get(self, request: Request) -> Response:
         return Response(PolicySerializer(services.get_policy(self.org)).data)
 
+    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
     def put(self, request: Request) -> Response:
         ser = PolicySerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
@@ -129,9 +132,11 @@ class PolicyView(OrgAPIView):
 
 
 class SyncView(OrgAPIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         return Response(sync.org_sync_status(self.org))
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         with transaction.atomic():
             sync.request_sync(self.org, list(Rule.objects.for_org(self.org).values_list("id", flat=True)))
@@ -139,6 +144,7 @@ class SyncView(OrgAPIView):
 
 
 class ActiveAlertsView(OrgAPIView):
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         alerts = services.active_alerts(self.org)
         counts: dict[str, int] = {}
@@ -149,29 +155,34 @@ class ActiveAlertsView(OrgAPIView):
 
 
 class SilencesView(OrgAPIView):
+    @extend_schema(responses=OpenApiTypes.ANY)
     def get(self, request: Request) -> Response:
         return Response(services.list_silences(self.org))
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         try:
-            minutes = int(request.data.get("duration_minutes", 60))
+            body = json_object(request)
+            minutes = int(body.get("duration_minutes", 60))
         except (TypeError, ValueError) as exc:
             raise ServiceError(400, "invalid", "duration_minutes: a number", {"field": "duration_minutes"}) from exc
         if not 1 <= minutes <= 60 * 24 * 90:
             raise ServiceError(400, "invalid", "duration_minutes: 1 to 129600", {"field": "duration_minutes"})
-        matchers = request.data.get("matchers")
+        matchers = body.get("matchers")
         if not isinstance(matchers, list) or not all(isinstance(m, dict) and m.get("name") for m in matchers):
             raise ServiceError(400, "invalid", "matchers: a list of {name, value, isRegex}", {"field": "matchers"})
-        sid = services.create_silence(request, self.org, matchers, minutes, str(request.data.get("comment", "")))
+        sid = services.create_silence(request, self.org, matchers, minutes, str(body.get("comment", "")))
         return Response({"silenceID": sid}, status=status.HTTP_201_CREATED)
 
 
 class SilenceDetailView(OrgAPIView):
-    def delete(self, request: Request, silence_id: str) -> Response:
-        services.expire_silence(request, self.org, silence_id)
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def delete(self, request: Request, silence_id: UUID) -> Response:
+        services.expire_silence(request, self.org, str(silence_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class HistoryView(OrgAPIView):
+    @extend_schema(responses=OpenApiTypes.ANY)
     def get(self, request: Request) -> Response:
         return Response(services.history(self.org))

@@ -15,7 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("alerts/sync/", api.SyncView.as_view(), name="alert-sync"),
     path("alerts/active/", api.ActiveAlertsView.as_view(), name="alert-active"),
     path("alerts/silences/", api.SilencesView.as_view(), name="alert-silences"),
-    path("alerts/silences/<str:silence_id>/", api.SilenceDetailView.as_view(), name="alert-silence"),
+    path("alerts/silences/<uuid:silence_id>/", api.SilenceDetailView.as_view(), name="alert-silence"),
     path("alerts/history/", api.HistoryView.as_view(), name="alert-history"),
     *router.urls,
 ]

@@ -59,10 +59,25 @@ def atomic_write(path: Path, text: str) -> bool:
 
 
 def check_rules_many(texts: dict[str, str]) -> dict[str, str]:
-    """Validate many rule files with one promtool run (the reconcile of 1,000 orgs cannot afford a
-    process per file). Returns {key: error} for the files promtool rejected."""
+    """Validate many rule files with a few promtool runs (the reconcile of 1,000 orgs cannot afford a
+    process per file): one per CPU, side by side. Returns {key: error} for the files promtool rejected."""
     if not texts:
         return {}
+    items = list(texts.items())
+    n = max(1, min(os.cpu_count() or 1, len(items) // 100))
+    if n == 1:
+        return _check_rules_batch(texts)
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [dict(items[i::n]) for i in range(n)]
+    errors: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        for result in pool.map(_check_rules_batch, batches):
+            errors.update(result)
+    return errors
+
+
+def _check_rules_batch(texts: dict[str, str]) -> dict[str, str]:
     with tempfile.TemporaryDirectory(prefix="portal-check-") as tmp:
         paths = {}
         for i, (key, text) in enumerate(texts.items()):

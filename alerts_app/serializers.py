@@ -12,7 +12,7 @@ from portal.tenancy.api_base import OrgRelatedField
 
 from . import secrets as channel_secrets
 from . import services, sync
-from .models import Channel, ChannelKind, NotificationPolicy, Rule, Severity
+from .models import Channel, ChannelKind, NotificationPolicy, RecordingRule, Rule, Severity
 from .validation import LABEL_NAME_RE, valid_duration
 
 RULE_FIELDS = ["name", "group", "severity", "kind", "template", "query", "comparator", "threshold", "expr",
@@ -45,6 +45,13 @@ class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         return rule
 
 
+class RecordingRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = RecordingRule
+        fields = ["id", "group", "record", "expr", "labels", "created_at"]
+        read_only_fields = fields
+
+
 class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     secrets = serializers.DictField(write_only=True, required=False,
                                     help_text="webhook_url (Slack, Teams), routing_key (PagerDuty), url, "
@@ -65,18 +72,24 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         if self.instance and "kind" in attrs and attrs["kind"] != self.instance.kind:
             raise _bad("kind", "the kind of a channel cannot change; create a new channel")
         config = attrs.get("config", self.instance.config if self.instance else {}) or {}
+        if not isinstance(config, dict):
+            raise _bad("config", "an object")
         secret_in = attrs.get("secrets") or {}
         existing = channel_secrets.read(self.instance) if self.instance else {}
         have = {**existing, **{k: v for k, v in secret_in.items() if v}}
         allowed = channel_secrets.SECRET_FIELDS.get(str(kind), ())
         if unknown := [k for k in secret_in if k not in allowed]:
             raise _bad("secrets", f"{unknown[0]!r} is not a secret of a {kind} channel")
+        if bad := [k for k, v in secret_in.items() if k != "headers" and not isinstance(v, str)]:
+            raise _bad(f"secrets.{bad[0]}", "a string")
         url = URLValidator(schemes=["http", "https"])
         if kind == ChannelKind.EMAIL:
             addresses = config.get("addresses")
             if not isinstance(addresses, list) or not addresses:
                 raise _bad("config.addresses", "at least one email address")
             for a in addresses:
+                if not isinstance(a, str):
+                    raise _bad("config.addresses", "a list of email addresses")
                 try:
                     validate_email(a)
                 except Exception as exc:
@@ -124,6 +137,8 @@ def _bad(field: str, message: str) -> ServiceError:
 
 
 def _need_url(validator: URLValidator, value: Any, field: str) -> None:
+    if not isinstance(value, str):
+        raise _bad(field, "an http(s) URL is required")
     try:
         validator(value or "")
     except Exception as exc:
@@ -131,12 +146,17 @@ def _need_url(validator: URLValidator, value: Any, field: str) -> None:
 
 
 class PolicySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
     class Meta:
         model = NotificationPolicy
         fields = ["group_by", "group_wait", "group_interval", "repeat_interval", "mute_time_intervals", "updated_at"]
         read_only_fields = ["updated_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for f, v in attrs.items():
+            if v is None:
+                raise _bad(f, "may not be null")
         for f in ("group_wait", "group_interval", "repeat_interval"):
             if f in attrs and (not valid_duration(attrs[f]) or attrs[f] in ("0s", "")):
                 raise _bad(f, f"{attrs[f]!r} is not a duration like 30s, 5m, 4h")

@@ -65,16 +65,28 @@ def set_channel_secrets(channel: Channel, values: dict[str, Any]) -> None:
 
 # --- active alerts and silences (Alertmanager API v2, org matcher forced in the client) -------------
 
+def not_configured(backend: str) -> ServiceError:
+    """No URL set at all (an install without that backend) is the request's problem, not an outage."""
+    return ServiceError(409, f"{backend}_not_configured", f"{backend} is not configured on this portal "
+                        f"({backend.upper()}_URL is unset)", {"backend": backend})
+
+
 def active_alerts(org: Organization) -> list[dict[str, Any]]:
+    am = AlertmanagerClient()
+    if not am.configured:
+        return []  # nothing can be firing where no Alertmanager is configured
     try:
-        return AlertmanagerClient().alerts(org.label_name, org.label_value)
+        return am.alerts(org.label_name, org.label_value)
     except BackendUnavailable as exc:
         raise backend_error(exc) from exc
 
 
 def list_silences(org: Organization) -> list[dict[str, Any]]:
+    am = AlertmanagerClient()
+    if not am.configured:
+        return []
     try:
-        return AlertmanagerClient().silences(org.label_name, org.label_value)
+        return am.silences(org.label_name, org.label_value)
     except BackendUnavailable as exc:
         raise backend_error(exc) from exc
 
@@ -94,8 +106,11 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
                          for m in matchers],
             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=duration_minutes)).isoformat(),
             "createdBy": getattr(user, "email", "") or "portal", "comment": comment or "created in the portal"}
+    am = AlertmanagerClient()
+    if not am.configured:
+        raise not_configured("alertmanager")
     try:
-        sid = AlertmanagerClient().create_silence(org.label_name, org.label_value, body)
+        sid = am.create_silence(org.label_name, org.label_value, body)
     except BackendUnavailable as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:
@@ -105,8 +120,11 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
 
 
 def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
+    am = AlertmanagerClient()
+    if not am.configured:
+        raise not_configured("alertmanager")
     try:
-        ok = AlertmanagerClient().expire_silence(org.label_name, org.label_value, silence_id)
+        ok = am.expire_silence(org.label_name, org.label_value, silence_id)
     except BackendUnavailable as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:
@@ -146,6 +164,8 @@ def preview(org: Organization, data: dict[str, Any], hours: int = 24, points: in
     start = end - hours * 3600
     step = max(15.0, (end - start) / points)
     prom = PrometheusAdmin()
+    if not prom.configured:
+        raise not_configured("prometheus")
     try:
         series = prom.query_range(metric_q, start, end, step)
         firing = prom.query_range(firing_q, start, end, step) if kind == RuleKind.THRESHOLD else series

@@ -38,7 +38,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         counts[sev] = counts.get(sev, 0) + 1
     rules = Rule.objects.for_org(org).order_by("name")
     return render(request, "alerts_app/list.html", {
-        "alerts": alerts, "counts": counts, "backend_error": backend_error, "rules": rules,
+        "org": org, "alerts": alerts, "counts": counts, "backend_error": backend_error, "rules": rules,
         "history": services.history(org, 50), "status": sync.org_sync_status(org),
         "page_config": _page_config(request)})
 
@@ -53,7 +53,7 @@ def rule_editor(request: HttpRequest, rule_id: int | None = None) -> HttpRespons
             raise Http404("Rule not found.")
     channels = list(Channel.objects.for_org(org).values("id", "name", "kind"))
     return render(request, "alerts_app/rule_editor.html", {
-        "rule": rule, "page_config": _page_config(
+        "org": org, "rule": rule, "page_config": _page_config(
             request, rule_id=rule.pk if rule else None, channels=channels,
             templates=[t.as_dict() for t in TEMPLATES.values()])})
 
@@ -62,7 +62,7 @@ def rule_editor(request: HttpRequest, rule_id: int | None = None) -> HttpRespons
 def channel_list(request: HttpRequest) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
     return render(request, "alerts_app/channels.html", {
-        "channels": Channel.objects.for_org(org), "page_config": _page_config(request)})
+        "org": org, "channels": Channel.objects.for_org(org), "page_config": _page_config(request)})
 
 
 @org_view()
@@ -75,4 +75,4 @@ def silence_list(request: HttpRequest) -> HttpResponse:
     except ServiceError as exc:
         backend_error = exc.message
     return render(request, "alerts_app/silences.html", {
-        "silences": silences, "backend_error": backend_error, "page_config": _page_config(request)})
+        "org": org, "silences": silences, "backend_error": backend_error, "page_config": _page_config(request)})

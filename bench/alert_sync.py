@@ -14,6 +14,9 @@ dir (migrated), and a Celery worker on Redis (DB `--redis-db`, flushed first). T
 
     .venv/bin/python bench/alert_sync.py [--changes 20] [--orgs 1000] [--rules 5] [--redis-db 9]
 
+BENCH_PROFILE=1 prints a cProfile of the reconcile; BENCH_SHOW_WORKER_LOG=1 the Celery worker's log.
+Other jobs on the machine slow every step, so the load average is printed with the figures.
+
 Takes about a minute. Last line: `PASS|FAIL name=value …` (ratios are measured / target).
 """
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from dashboards_app import builtin, interpolate, querying, services
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
+from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
 
@@ -93,16 +94,15 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def create(self, request: Request) -> Response:
-        dash = services.create_dashboard(self.org, request.data, request.user, request=request)
+        dash = services.create_dashboard(self.org, json_object(request), request.user, request=request)
         return Response(services.document(dash), status=201)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def update(self, request: Request, uid: str) -> Response:
-        data = dict(request.data) if isinstance(request.data, dict) else request.data
-        expected = data.pop("version", None) if isinstance(data, dict) else None
-        message = data.pop("message", "saved") if isinstance(data, dict) else "saved"
-        if isinstance(data, dict):
-            data.pop("uid", None)
+        data = dict(json_object(request))
+        expected = data.pop("version", None)
+        message = data.pop("message", "saved")
+        data.pop("uid", None)
         dash = services.save_dashboard(self.org, uid, data, request.user,
                                        expected_version=_int(expected, "version") if expected is not None else None,
                                        message=str(message), request=request)
@@ -130,7 +130,7 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
 
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, uid: str) -> Response:
-        version = _int((request.data or {}).get("version"), "version")
+        version = _int(json_object(request).get("version"), "version")
         return Response(services.document(services.restore_version(self.org, uid, version, request.user,
                                                                     request=request)))
 
@@ -144,12 +144,12 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
 
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
-        dash, report = services.import_dashboard(self.org, request.data, request.user, request=request)
+        dash, report = services.import_dashboard(self.org, json_object(request), request.user, request=request)
         return Response({**services.document(dash), "import_report": report}, status=201)
 
     @action(detail=True, methods=["post"])
     def clone(self, request: Request, uid: str) -> Response:
-        title = str((request.data or {}).get("title") or "")
+        title = str(json_object(request).get("title") or "")
         dash = services.clone_dashboard(self.org, uid, request.user, title, request=request)
         return Response(services.document(dash), status=201)
 
@@ -166,7 +166,7 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
     @action(detail=False, methods=["post"])
     def preview(self, request: Request) -> Response:
         """Data for an unsaved panel: body {panel, variables?, vars?, from?, to?, step?}."""
-        body = request.data if isinstance(request.data, dict) else {}
+        body = json_object(request)
         chosen: dict[str, Any] = body["vars"] if isinstance(body.get("vars"), dict) else {}
         variables: list[dict[str, Any]] = body["variables"] if isinstance(body.get("variables"), list) else []
         return Response(services.preview(self.org, body.get("panel"), chosen, variables,
@@ -209,7 +209,7 @@ class BuiltinCloneView(OrgAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, slug: str) -> Response:
-        title = str((request.data or {}).get("title") or "")
+        title = str(json_object(request).get("title") or "")
         dash = services.clone_builtin(self.org, slug, request.user, title, request=request)
         return Response(services.document(dash), status=201)
 

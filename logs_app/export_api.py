@@ -151,7 +151,7 @@ class ExportScheduleViewSet(OrgScopedGenericViewSet, mixins.CreateModelMixin, mi
 
 
 @require_GET
-def download(request: HttpRequest, token: str) -> HttpResponse:
+def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
     """Serve an export file for a valid signed link.
 
     The link is signed with (export id, org id, expiry) and works without a session, so the e-mailed link

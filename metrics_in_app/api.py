@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from metrics_in_app import services
 from metrics_in_app.models import ScrapeTarget
 from metrics_in_app.serializers import IngestLimitsSerializer, ScrapeTargetSerializer, TargetHealthSerializer
+from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
 from portal.tenancy.models import Role
@@ -60,9 +61,7 @@ class IngestLimitsView(OrgAPIView):
     def patch(self, request: Request) -> Response:
         if not self.org_ctx.is_staff:
             raise ServiceError(403, "forbidden", "Ingest limits are set by platform operators (staff).")
-        if not isinstance(request.data, dict):
-            raise ServiceError(400, "invalid", "body: an object of limit → value")
-        return Response(services.set_limits(self.org, dict(request.data)))
+        return Response(services.set_limits(self.org, json_object(request)))
 
     @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)
     def put(self, request: Request) -> Response:

@@ -10,7 +10,7 @@ condition; the same columns and formula escaping as `writer.ExportWriter` (tests
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ def supports(store: Any) -> bool:
 
 
 def iter_chunks(store: Any, org: Organization, query: str, start: datetime, end: datetime, fmt: str,
-                batch: int = BATCH) -> Iterator[tuple[bytes, int]]:
+                batch: int = BATCH) -> Generator[tuple[bytes, int], None, None]:
     """(bytes, lines) chunks of finished lines, oldest first, streamed by the server (constant memory)."""
     from logs_app.store.sqlbase import LOG_TABLE
 

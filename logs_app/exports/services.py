@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -150,7 +150,10 @@ class _Progress:
     otherwise (inside a test's transaction) through the default connection.
     """
 
-    def __init__(self, export_id: int) -> None:
+    def __init__(self, export_id: int, *, default_ok: bool = True) -> None:
+        # On the PostgreSQL fast path the default connection is busy streaming the COPY: no other
+        # statement may run on it until the COPY ends, so without a second connection progress waits.
+        self.default_ok = default_ok
         self.export_id = export_id
         self.table = Export._meta.db_table
         self.side: Any = None
@@ -168,6 +171,8 @@ class _Progress:
     def report(self, rows: int) -> bool:
         """Record `rows`; False when a cancel was requested (one statement does both)."""
         if self.side is None:
+            if not self.default_ok:
+                return True
             return bool(Export.objects.all_orgs().filter(pk=self.export_id, cancel_requested=False)
                         .update(rows_written=rows))
         with self.side.cursor() as c:
@@ -215,8 +220,9 @@ def run_export(export_id: int) -> str:
     assert path is not None
     budget = quota_bytes() - used_bytes(org)
     writer = ExportWriter(path, export.format, export.gzip)
-    progress = _Progress(export_id)
-    stream = _write_all(writer, store, export)
+    fast = FAST_PATH and pg_stream.supports(store)
+    progress = _Progress(export_id, default_ok=not fast)
+    stream = _write_all(writer, store, export, fast)
     reported, last_report = 0, time.monotonic()
     try:
         for n in stream:
@@ -260,10 +266,10 @@ def run_export(export_id: int) -> str:
     return ExportStatus.DONE
 
 
-def _write_all(writer: ExportWriter, store: Any, export: Export) -> Iterator[int]:
+def _write_all(writer: ExportWriter, store: Any, export: Export, fast: bool) -> Generator[int, None, None]:
     """Write every matching record; yields the running line count (per record, or per batch on the
     PostgreSQL fast path) so the caller can report progress and stop between batches."""
-    if FAST_PATH and pg_stream.supports(store):
+    if fast:
         chunks = pg_stream.iter_chunks(store, export.org, export.query, export.start, export.end, export.format)
         try:
             for data, lines in chunks:

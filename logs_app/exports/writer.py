@@ -75,8 +75,8 @@ class ExportWriter:
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self._bin: IO[bytes] = (gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0)
-                                if use_gzip else self._raw)
+        gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if use_gzip else None
+        self._bin: IO[bytes] = gz if gz is not None else self._raw  # type: ignore[assignment]
         self._out = io.TextIOWrapper(self._bin, encoding="utf-8", newline="", write_through=False)  # type: ignore[type-var]
         self._out._CHUNK_SIZE = _BUFFER  # type: ignore[attr-defined]
         # CRLF (RFC 4180) as the terminator also makes the writer quote cells holding a lone CR.

@@ -46,6 +46,8 @@ class AlertmanagerClient:
             raise BackendUnavailable(self.name, "ALERTMANAGER_URL is not configured")
         try:
             resp = self._client.request(method, path, **kwargs)
+        except httpx.InvalidURL as exc:
+            raise BackendRejected(self.name, 400, f"invalid request path: {exc}") from exc
         except httpx.HTTPError as exc:
             raise BackendUnavailable(self.name, f"{type(exc).__name__}: {exc}") from exc
         if resp.status_code >= 500:

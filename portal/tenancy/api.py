@@ -11,6 +11,7 @@ from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy import audit, services
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet, OrgScopedViewSet
@@ -67,7 +68,7 @@ class MemberViewSet(OrgScopedViewSet):
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         m = self.get_object()
-        role = request.data.get("role") if hasattr(request.data, "get") else None
+        role = json_object(request).get("role")
         if not role:
             raise ServiceError(400, "invalid", "role: this field is required.", {"role": ["required"]})
         m = services.change_role(m, str(role), request=request)

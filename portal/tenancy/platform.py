@@ -14,6 +14,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy import services
 from portal.tenancy.api import AUDIT_FILTERS, filter_audit
@@ -31,10 +32,11 @@ class PlatformOrgsView(generics.ListCreateAPIView):  # type: ignore[type-arg]
 
     @extend_schema(request=OrganizationSerializer, responses={201: OrganizationSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        slug = str(request.data.get("slug", "")) if hasattr(request.data, "get") else ""
+        body = json_object(request)
+        slug = str(body.get("slug", ""))
         if not slug:
             raise ServiceError(400, "invalid", "slug: this field is required.", {"slug": ["required"]})
-        org = services.create_org(slug, str(request.data.get("name", "")), str(request.data.get("label_value", "")),
+        org = services.create_org(slug, str(body.get("name", "")), str(body.get("label_value", "")),
                                   request=request)
         return Response(OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 

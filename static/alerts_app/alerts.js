@@ -158,7 +158,7 @@ window.Alerts = (function () {
       box.innerHTML = ""; showError(err, e); return;
     }
     box.innerHTML = "";
-    const traces = data.series.map((s) => ({ type: "scatter", mode: "lines", name: JSON.stringify(s.labels),
+    const traces = data.series.map((s) => ({ type: "scatter", mode: s.points.length < 60 ? "lines+markers" : "lines", name: JSON.stringify(s.labels),
       x: s.points.map((p) => new Date(p[0] * 1000)), y: s.points.map((p) => p[1]) }));
     const start = new Date(data.start * 1000), end = new Date(data.end * 1000);
     if (data.threshold !== null) {

@@ -73,6 +73,19 @@ def test_rule_from_template_reaches_synced(live_server: Any, page: Any, output_d
     rule = Rule.objects.for_org(org).get()
     assert rule.template == "service_down" and rule.sync_state == "synced"
 
+    # Edit it: the editor loads the saved rule; the change is synced again.
+    assert page.get_attribute("#rules a", "href") == f"/o/acme/alerts/rules/{rule.pk}/"
+    page.click("#rules a")
+    page.wait_for_url(f"{live_server.url}/o/acme/alerts/rules/{rule.pk}/")
+    page.wait_for_function("document.querySelector('#f-query').value !== ''")
+    page.select_option("#f-severity", "warning")
+    page.click("#btn-save")
+    page.wait_for_url(f"{live_server.url}/o/acme/alerts/")
+    page.wait_for_function("document.querySelector('[data-sync-state]').textContent.trim() === 'synced'",
+                           timeout=20000)
+    rule.refresh_from_db()
+    assert rule.severity == "warning" and rule.query == 'up{job="prometheus"}' and rule.sync_state == "synced"
+
     # Silences page: create one, it is listed with the org matcher, expire it.
     page.goto(f"{live_server.url}/o/acme/alerts/silences/")
     page.fill("#s-matchers", "alertname=Service_down")

@@ -91,8 +91,8 @@ def test_routing_policy_and_mute_windows_render_and_validate(api_alice: APIClien
                                                              alert_files: Path,
                                                              django_capture_on_commit_callbacks: Any) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        create(api_alice, {"name": "pd", "kind": "pagerduty", "secrets": {"routing_key": "rk"}})
-        create(api_alice, {"name": "m", "kind": "email", "config": {"addresses": ["a@acme.example"]},
+        pd = create(api_alice, {"name": "pd", "kind": "pagerduty", "secrets": {"routing_key": "rk"}})
+        em = create(api_alice, {"name": "m", "kind": "email", "config": {"addresses": ["a@acme.example"]},
                            "severities": ["warning", "info"]})
         r = api_alice.put("/api/v1/alerts/policy/", {
             "group_by": ["alertname", "service"], "group_wait": "10s", "repeat_interval": "1h",
@@ -103,8 +103,8 @@ def test_routing_policy_and_mute_windows_render_and_validate(api_alice: APIClien
     assert route["group_by"] == ["alertname", "service"] and route["repeat_interval"] == "1h"
     by_sev = {x["matchers"][0]: [leaf["receiver"] for leaf in x["routes"]] for x in route["routes"][1:]}
     # PagerDuty (critical by default) only under critical; email only under warning and info.
-    assert [r.endswith("ch1") for r in by_sev['severity="critical"']] == [True]
-    assert all(r.endswith("ch2") for r in by_sev['severity="warning"'])
+    assert by_sev['severity="critical"'] == [f"org{org_a.pk}-ch{pd}"]
+    assert by_sev['severity="warning"'] == by_sev['severity="info"'] == [f"org{org_a.pk}-ch{em}"]
     assert cfg["time_intervals"][0]["time_intervals"] == [{"weekdays": ["saturday", "sunday"]}]
     leaf = route["routes"][1]["routes"][0]
     assert leaf["mute_time_intervals"] == [cfg["time_intervals"][0]["name"]]

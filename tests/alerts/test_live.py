@@ -116,3 +116,20 @@ def test_log_rule_fires_into_alertmanager_with_org_label(org_a: Organization, or
     later = now + timedelta(minutes=10)
     log_rules.evaluate(Rule.objects.for_org(org_a).get(pk=rule.pk), store, am, now=later)
     assert am.alerts("org_id", "acme") == []
+
+
+def test_no_alertmanager_configured_is_not_an_outage(api_alice: APIClient, settings: Any) -> None:
+    settings.ALERTMANAGER_URL = ""
+    assert api_alice.get("/api/v1/alerts/active/").json() == {"alerts": [], "counts": {}}
+    r = api_alice.post("/api/v1/alerts/silences/", {"matchers": [{"name": "alertname", "value": "X"}]},
+                       format="json")
+    assert r.status_code == 409 and r.json()["error"]["code"] == "alertmanager_not_configured"
+
+
+def test_non_object_bodies_are_400(api_alice: APIClient, settings: Any) -> None:
+    for url in ("/api/v1/alerts/silences/", "/api/v1/alerts/rules/preview/", "/api/v1/alerts/rules/from-template/"):
+        r = api_alice.post(url, [1, 2], format="json")
+        assert r.status_code == 400, (url, r.content)
+    r = api_alice.post("/api/v1/alerts/rules/from-template/", {"template": "high_error_rate",
+                                                               "params": {"share": "lots"}}, format="json")
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "params"

@@ -188,3 +188,46 @@ def test_reconcile_task_repairs_after_backend_returns(org_a: Organization, alert
         assert rule.sync_state == SyncState.SYNCED
     finally:
         prom.cleanup()
+
+
+def test_reconcile_writes_good_orgs_and_holds_back_a_bad_one(org_a: Organization, org_b: Organization,
+                                                             prom_proc: procs.Proc) -> None:
+    good = make_rule(org_b, "Good")
+    bad = make_rule(org_a, "Bad", annotations={"summary": "{{ .Broken "})
+    report = sync.reconcile()
+    assert set(report.errors) == {org_a.pk}
+    assert not render.rules_path(org_a.pk).exists()  # never written, so never loaded
+    assert render.rules_path(org_b.pk).exists()
+    ids = {r["labels"].get("portal_rule") for r in loaded_rules(prom_proc)}
+    assert ids == {str(good.pk)}
+    bad.refresh_from_db()
+    good.refresh_from_db()
+    assert bad.sync_state == SyncState.ERROR and good.sync_state == SyncState.SYNCED
+
+
+def test_worker_task_retries_with_backoff_when_backend_down(org_a: Organization, alert_files: Path,
+                                                            settings: Any, monkeypatch: Any) -> None:
+    """On a worker (not eager) the task asks Celery to retry with the backoff countdown; Celery's own
+    retry machinery is replaced by a recorder here (it needs a broker)."""
+    from celery.exceptions import Retry
+
+    from alerts_app import tasks
+
+    make_rule(org_a)
+    settings.PROMETHEUS_URL = f"http://127.0.0.1:{procs.free_port()}"
+    bump(org_a)
+    calls: list[dict[str, Any]] = []
+
+    def fake_retry(**kw: Any) -> Retry:
+        calls.append(kw)
+        return Retry("retry", when=kw.get("countdown"))
+
+    monkeypatch.setattr(tasks.sync_org_task, "retry", fake_retry)
+    tasks.sync_org_task.push_request(id="t1", is_eager=False, retries=3)
+    try:
+        with pytest.raises(Retry):
+            tasks.sync_org_task.run(org_a.pk)
+    finally:
+        tasks.sync_org_task.pop_request()
+    assert calls[0]["countdown"] == tasks.backoff(3) == 16
+    assert isinstance(calls[0]["exc"], BackendUnavailable)

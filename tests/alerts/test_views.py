@@ -24,6 +24,7 @@ def test_pages_render_and_are_404_for_other_orgs(path: str, web_alice: Client, w
     r = web_alice.get(f"/o/acme/{path}")
     assert r.status_code == 200
     assert b"alerts-config" in r.content
+    assert b'href="/o/acme/alerts/channels/"' in r.content and b"/o//" not in r.content
     assert web_charlie.get(f"/o/acme/{path}").status_code == 404
 
 

@@ -11,6 +11,42 @@ from portal.wsgi import application
 schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 
 
+@pytest.fixture(autouse=True)
+def _keep_test_connection():
+    """Schemathesis calls the raw WSGI app, whose request signals would close the test's DB connection
+    mid-transaction; Django's own test client detaches them the same way."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(scope="module")
+def backends():
+    """Real Prometheus and Alertmanager, so endpoints answer as deployed rather than "not configured"."""
+    from tests import procs
+
+    prom, am = procs.start_prometheus(), procs.start_alertmanager()
+    yield prom, am
+    prom.cleanup()
+    am.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _configured(backends, settings, tmp_path):
+    prom, am = backends
+    settings.PROMETHEUS_URL = prom.url
+    settings.ALERTMANAGER_URL = am.url
+    settings.PROMETHEUS_RULES_DIR = prom.files["rules_dir"]
+    settings.PROMETHEUS_FILE_SD_DIR = prom.files["file_sd_dir"]
+    settings.ALERTMANAGER_CONFIG_FILE = am.files["config"]
+    settings.EXPORTS_DIR = tmp_path / "exports"
+
+
 @pytest.fixture
 def write_token(org_a, alice, org_b, charlie):
     from tests.conftest import token_client

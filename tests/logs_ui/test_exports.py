@@ -25,8 +25,7 @@ pytestmark = pytest.mark.django_db
 def _create(client: Any, capture: Any, **body: Any) -> Any:
     body.setdefault("since", "01:00:00")
     with capture(execute=True):
-        resp = client.post("/api/v1/exports/", body, format="json")
-    return resp
+        return client.post("/api/v1/exports/", body, format="json")
 
 
 def _download(client: Any, url: str) -> Any:

@@ -87,24 +87,40 @@ def test_fast_path_honours_query_and_org(org_a: Any, org_b: Any, alice: Any, now
     assert {r["level"] for r in rows} == {"error"}
 
 
-def test_fast_path_cancel_stops_the_copy(org_a: Any, alice: Any, now: Any, monkeypatch: Any, settings: Any) -> None:
-    get_store().write_logs([LogRecord(org_id=org_a.pk, time=now - timedelta(seconds=i), body=f"r{i}")
+@pytest.mark.django_db(transaction=True)
+def test_fast_path_progress_and_cancel_from_another_connection(org_a: Any, now: Any, monkeypatch: Any,
+                                                               settings: Any) -> None:
+    """As in production: the COPY streams on the task's connection, the API (another connection) reads
+    progress and sets the cancel flag; the task stops the COPY and leaves its connection usable."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+    from django.utils import timezone
+
+    get_store().write_logs([LogRecord(org_id=org_a.pk, time=now - timedelta(seconds=i / 10), body=f"r{i}")
                             for i in range(1, 3000)])
-    export = services.create_export(org_a, alice, services.ExportRequest(
-        query="", start=now - timedelta(hours=1), end=now + timedelta(minutes=1)))
+    export = Export.objects.create(org=org_a, query="", start=now - timedelta(hours=1), end=now + timedelta(minutes=1),
+                                   expires_at=timezone.now() + timedelta(hours=1))
+    other = connections.create_connection(DEFAULT_DB_ALIAS)
+    seen: list[int] = []
     real = pg_stream.iter_chunks
 
     def chunks_then_cancel(*args: Any, **kwargs: Any) -> Any:
         for i, chunk in enumerate(real(*args, batch=100)):
-            if i == 3:
-                services.cancel_export(org_a, export.pk)
+            if i == 5:
+                with other.cursor() as c:
+                    c.execute("SELECT rows_written FROM logs_app_export WHERE id = %s", [export.pk])
+                    seen.append(c.fetchone()[0])
+                    c.execute("UPDATE logs_app_export SET cancel_requested = %s WHERE id = %s", [True, export.pk])
             yield chunk
 
     monkeypatch.setattr(pg_stream, "iter_chunks", chunks_then_cancel)
     monkeypatch.setattr(services, "PROGRESS_ROWS", 100)
-    assert services.run_export(export.pk) == ExportStatus.CANCELLED
+    try:
+        assert services.run_export(export.pk) == ExportStatus.CANCELLED
+    finally:
+        other.close()
+    assert seen == [500]
     assert Export.objects.for_org(org_a).get(pk=export.pk).status == ExportStatus.CANCELLED
     assert list(settings.EXPORTS_DIR.glob("*/*")) == []
     with connection.cursor() as c:  # the connection is usable after the cancelled COPY
-        c.execute("SELECT 1")
-        assert c.fetchone() == (1,)
+        c.execute("SELECT count(*) FROM logs_record")
+        assert c.fetchone() == (2999,)

@@ -57,7 +57,8 @@ def test_ndjson_plain(tmp_path: Path) -> None:
     w.close()
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert len(lines) == 3 and lines[0]["message"] == "=not escaped in json"
-    assert lines[2]["timestamp"] == (T0 + timedelta(seconds=2)).isoformat(timespec="microseconds") and lines[2]["attributes"] == {"k": 2}
+    assert lines[2]["timestamp"] == (T0 + timedelta(seconds=2)).isoformat(timespec="microseconds")
+    assert lines[2]["attributes"] == {"k": 2}
 
 
 def test_abort_leaves_no_file(tmp_path: Path) -> None:
