@@ -70,7 +70,10 @@ class ExportCreateSerializer(serializers.Serializer[Any]):
     def to_request(self) -> services.ExportRequest:
         data = self.validated_data
         end: datetime = data.get("end") or timezone.now()
-        start: datetime = data.get("start") or end - (data.get("since") or timedelta(hours=1))
+        try:
+            start: datetime = data.get("start") or end - (data.get("since") or timedelta(hours=1))
+        except OverflowError as e:
+            raise ServiceError(400, "invalid", "since reaches before the year 1.") from e
         return services.ExportRequest(query=data["query"], start=start, end=end, format=data["format"],
                                       gzip=data["gzip"])
 

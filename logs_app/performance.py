@@ -45,15 +45,21 @@ def parse_since(raw: str) -> timedelta:
     m = _SINCE.match(raw.strip())
     if not m:
         raise ServiceError(400, "invalid", f"since={raw!r}: use a number and s, m, h, d or w (e.g. 15m, 24h).")
-    return timedelta(seconds=int(m.group(1)) * _UNIT[m.group(2)])
+    seconds = int(m.group(1)) * _UNIT[m.group(2)]
+    if seconds > MAX_WINDOW.total_seconds():
+        raise ServiceError(400, "invalid", f"The window may span at most {MAX_WINDOW.days} days.")
+    return timedelta(seconds=seconds)
 
 
 def _time(raw: str, name: str) -> datetime:
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:  # well formed but impossible, e.g. month 13
+        value = None
     if value is None:
         try:
             value = datetime.fromtimestamp(float(raw), tz=UTC)
-        except ValueError as e:
+        except (ValueError, OverflowError, OSError) as e:
             raise ServiceError(400, "invalid", f"{name}={raw!r} is not an ISO 8601 time or a Unix time.") from e
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -66,7 +72,10 @@ def window_from(params: Mapping[str, str]) -> Window:
     if params.get("start"):
         start = _time(params["start"], "start")
     else:
-        start = end - parse_since(params.get("since") or "1h")
+        try:
+            start = end - parse_since(params.get("since") or "1h")
+        except OverflowError as e:
+            raise ServiceError(400, "invalid", "The window reaches before the year 1.") from e
     if end <= start:
         raise ServiceError(400, "invalid", "end must be after start.")
     if end - start > MAX_WINDOW:

@@ -7,6 +7,7 @@
   let current = {};
 
   function pct(x) { return (x * 100).toFixed(1) + "%"; }
+  function rate(rps) { return rps >= 1 ? rps.toFixed(2) + " req/s" : (rps * 60).toFixed(rps * 60 >= 1 ? 2 : 3) + " req/min"; }
   async function run() {
     const r = T.range();
     current = {start: r.start, end: r.end};
@@ -19,7 +20,7 @@
       }).join("") || '<tr><td colspan="6" class="empty">No requests (server or root spans) in this window.</td></tr>';
       $("endpoints").querySelector("tbody").innerHTML = rep.endpoints.map(function (e) {
         return '<tr class="ep" data-service="' + T.esc(e.service) + '" data-endpoint="' + T.esc(e.endpoint) + '"><td>' + T.esc(e.service) + "</td><td>" + T.esc(e.endpoint) +
-          "</td><td>" + e.count + "</td><td>" + e.throughput_rps.toFixed(3) + " req/s</td><td" + (e.error_rate > 0 ? ' class="sev-critical"' : "") + ">" + pct(e.error_rate) +
+          "</td><td>" + e.count + "</td><td>" + rate(e.throughput_rps) + "</td><td" + (e.error_rate > 0 ? ' class="sev-critical"' : "") + ">" + pct(e.error_rate) +
           "</td><td>" + T.fmtMs(e.p50_ms) + "</td><td>" + T.fmtMs(e.p95_ms) + "</td><td>" + T.fmtMs(e.p99_ms) + "</td></tr>";
       }).join("") || '<tr><td colspan="8" class="empty">No data.</td></tr>';
     } catch (err) { T.flash(err.message, "error"); }

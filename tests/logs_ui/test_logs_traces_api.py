@@ -113,3 +113,16 @@ def test_trace_page_of_another_org_is_404(web_charlie: Any, seeded: Any) -> None
     assert web_charlie.get(f"/o/globex/traces/{TRACE_A}/").status_code == 404
     assert web_charlie.get(f"/o/globex/traces/{TRACE_B}/").status_code == 200
     assert web_charlie.get("/o/globex/traces/not-a-trace/").status_code == 404
+
+
+@pytest.mark.parametrize("params", [{"since": "99999999999d"}, {"start": "1e30"}, {"end": "2026-13-45T00:00:00"},
+                                    {"start": "0001-01-01T00:00:00Z", "since": "1h"}, {"since": "-5m"}])
+def test_performance_bad_windows_are_400(api_alice: Any, params: dict[str, str]) -> None:
+    resp = api_alice.get("/api/v1/performance/", params)
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid"
+
+
+def test_export_since_overflow_is_400(api_alice: Any) -> None:
+    resp = api_alice.post("/api/v1/exports/", {"query": "", "since": "999999999 00:00:00",
+                                               "end": "0002-01-01T00:00:00Z"}, format="json")
+    assert resp.status_code == 400
