@@ -16,7 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -114,7 +114,18 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedG
         return Response({"used_bytes": services.used_bytes(self.org), "quota_bytes": services.quota_bytes()})
 
 
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "06:00",
+                     "description": "time of day, UTC (HH:MM)"})
+class UtcTimeOfDayField(serializers.TimeField):
+    """HH:MM in UTC. OpenAPI's `format: time` demands an offset that a wall-clock time does not have."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)
+
+
 class ExportScheduleSerializer(serializers.ModelSerializer[ExportSchedule]):
+    at_time = UtcTimeOfDayField(required=False)
+
     class Meta:
         model = ExportSchedule
         fields: ClassVar[list[str]] = ["id", "name", "query", "format", "gzip", "frequency", "at_time", "weekday",

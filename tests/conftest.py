@@ -170,3 +170,27 @@ def _celery_in_process() -> None:
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = False
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Playwright + Debian Chromium for the whole run (two sync Playwright instances cannot coexist)."""
+    import os
+
+    from tests.browser.conftest import ARGS, CHROMIUM
+
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    p = ctx.new_page()
+    yield p
+    ctx.close()

@@ -11,13 +11,13 @@ import pytest
 
 from alerts_app.models import Rule
 from portal.tenancy import services
-from tests.browser.conftest import browser, login, page  # noqa: F401 - fixtures
+from tests.browser.conftest import login
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_rule_from_template_reaches_synced(live_server: Any, page: Any, output_dir: Path,  # noqa: F811
+def test_rule_from_template_reaches_synced(live_server: Any, page: Any, output_dir: Path,
                                            backends: Any) -> None:
     prom, _ = backends
     (prom.files["file_sd_dir"] / "self.json").write_text(json.dumps(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,28 +15,19 @@ import pytest
 from django.utils import timezone
 
 from logs_app.store import get_store
-from tests.browser.conftest import ARGS, CHROMIUM, login
+from tests.browser.conftest import login
 from tests.conftest import PASSWORD
 from tests.logs_ui.conftest import TRACE_A, make_logs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
-def page(chromium: Any, live_server: Any, alice: Any, settings: Any, seeded: Any) -> Iterator[Any]:
+def page(browser: Any, live_server: Any, alice: Any, settings: Any, seeded: Any) -> Iterator[Any]:
     settings.PORTAL_BASE_URL = live_server.url  # the download links point at the test server
-    ctx = chromium.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     p = ctx.new_page()
     errors: list[str] = []
     p.on("pageerror", lambda e: errors.append(str(e)))

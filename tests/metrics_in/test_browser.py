@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import browser, login, page  # noqa: F401  (fixtures)
+from tests.browser.conftest import login
 from tests.conftest import PASSWORD
 from tests.metrics_in.test_scrape_targets import exporter  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_add_scrape_target_in_browser(live_server: Any, page: Any, output_dir: Any, prom: Any,  # noqa: F811
+def test_add_scrape_target_in_browser(live_server: Any, page: Any, output_dir: Any, prom: Any,
                                       exporter: str, alice: Any, settings: Any) -> None:  # noqa: F811
     settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.1/32"]
     external: list[str] = []
