@@ -66,7 +66,7 @@ def test_every_setting_is_documented():
     import re
 
     src = (ROOT / "portal" / "settings.py").read_text()
-    names = set(re.findall(r'(?:_str|_bool|env\.int|env\.list|env\.str)\("([A-Z_]+)"', src))
+    names = set(re.findall(r"(?:_str|_bool|env\.int|env\.list|env\.str|env\.float)\(\"([A-Z_]+)\"", src))
     names.add("DATABASE_URL")
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
