@@ -24,7 +24,6 @@ from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
 # When the store cannot stream spans, traces are read one by one: at most this many per request.
-MAX_TRACES_FALLBACK = 2000
 MAX_WINDOW = timedelta(days=31)
 HISTOGRAM_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
 _SINCE = re.compile(r"^(\d+)([smhdw])$")
@@ -84,27 +83,10 @@ def window_from(params: Mapping[str, str]) -> Window:
 
 
 def iter_spans(org: Organization, window: Window, query: str = "") -> tuple[Iterator[SpanRecord], bool]:
-    """The org's spans starting in the window, and whether they are complete (False: a sample).
-
-    Uses the store's `iter_spans` when it has one; otherwise the traces found by `search_traces`."""
+    """The org's spans starting in the window (streamed from the store), and whether they are complete."""
     from logs_app.store import get_store
 
-    store = get_store()
-    streaming = getattr(store, "iter_spans", None)
-    if streaming is not None:
-        return streaming(org, query, window.start, window.end), True
-    summaries = store.search_traces(org, query, window.start, window.end, limit=MAX_TRACES_FALLBACK)
-
-    def spans() -> Iterator[SpanRecord]:
-        for s in summaries:
-            trace = store.get_trace(org, s.trace_id)
-            if trace is None:
-                continue
-            for span in trace.spans:
-                if window.start <= span.start < window.end:
-                    yield span
-
-    return spans(), len(summaries) < MAX_TRACES_FALLBACK
+    return get_store().iter_spans(org, query, window.start, window.end), True
 
 
 def is_entry(span: SpanRecord) -> bool:

@@ -16,10 +16,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.credentials import AuthType
 from portal.tenancy.permissions import IsStaff
 
 from . import services
-from .models import AuthType, Datasource
+from .models import Datasource
 
 
 class DatasourceSerializer(serializers.ModelSerializer[Datasource]):

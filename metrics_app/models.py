@@ -6,14 +6,13 @@ one, and isolation comes from the enforced org matcher (or `X-Scope-OrgID` for m
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from portal import crypto
+from portal.credentials import HttpCredentials
 from portal.tenancy.models import label_name_validator
 
 if TYPE_CHECKING:
@@ -24,12 +23,6 @@ class DatasourceKind(models.TextChoices):
     PROMETHEUS = "prometheus", "Prometheus"
     VICTORIAMETRICS = "victoriametrics", "VictoriaMetrics"
     MIMIR = "mimir", "Grafana Mimir / Cortex"
-
-
-class AuthType(models.TextChoices):
-    NONE = "none", "None"
-    BASIC = "basic", "Basic"
-    BEARER = "bearer", "Bearer token"
 
 
 # Paths of the remote-write receiver per kind.
@@ -46,15 +39,10 @@ _QUERY_PREFIX = {
 }
 
 
-class Datasource(models.Model):
+class Datasource(HttpCredentials):
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20, choices=DatasourceKind.choices, default=DatasourceKind.PROMETHEUS)
     url = models.URLField(max_length=500, help_text="Base URL, e.g. http://prometheus:9090")
-    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.NONE)
-    username = models.CharField(max_length=200, blank=True)
-    # Secrets: Fernet ciphertext (portal.crypto); never serialized, never audited (the `_encrypted` suffix).
-    password_encrypted = models.TextField(blank=True, editable=False)
-    bearer_token_encrypted = models.TextField(blank=True, editable=False)
     timeout_seconds = models.FloatField(
         default=30.0, validators=[MinValueValidator(0.1), MaxValueValidator(600.0)],
         help_text="Query timeout passed to the backend; the HTTP timeout is slightly longer.",
@@ -77,30 +65,6 @@ class Datasource(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
 
-    # ------------------------------------------------------------ secrets
-
-    @property
-    def password(self) -> str:
-        return crypto.decrypt(self.password_encrypted)
-
-    @password.setter
-    def password(self, value: str) -> None:
-        self.password_encrypted = crypto.encrypt(value)
-
-    @property
-    def bearer_token(self) -> str:
-        return crypto.decrypt(self.bearer_token_encrypted)
-
-    @bearer_token.setter
-    def bearer_token(self, value: str) -> None:
-        self.bearer_token_encrypted = crypto.encrypt(value)
-
-    @property
-    def has_secret(self) -> bool:
-        return bool(self.password_encrypted or self.bearer_token_encrypted)
-
-    # ------------------------------------------------------------ how to talk to it
-
     @property
     def is_multi_tenant(self) -> bool:
         """Multi-tenant backends get the org as X-Scope-OrgID instead of an injected label."""
@@ -118,14 +82,6 @@ class Datasource(models.Model):
     @property
     def remote_write_url(self) -> str:
         return self.base_url + _REMOTE_WRITE_PATH[DatasourceKind(self.kind)]
-
-    def auth_headers(self) -> dict[str, str]:
-        if self.auth_type == AuthType.BASIC:
-            raw = f"{self.username}:{self.password}".encode()
-            return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-        if self.auth_type == AuthType.BEARER:
-            return {"Authorization": f"Bearer {self.bearer_token}"}
-        return {}
 
     def headers_for(self, org: Organization | None) -> dict[str, str]:
         """Headers for a request made as `org` (None: staff cross-org mode, no tenant header)."""

@@ -7,10 +7,11 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpRequest
 
+from portal.credentials import AuthType
 from portal.tenancy import audit
 
 from . import federation
-from .models import AuthType, Datasource
+from .models import Datasource
 
 SECRET_INPUTS = ("password", "bearer_token")
 

@@ -18,9 +18,10 @@ from typing import Any
 from django.conf import settings
 
 from metrics_in_app.destination import org_label
-from metrics_in_app.models import AuthType, ScrapeTarget
+from metrics_in_app.models import ScrapeTarget
 from metrics_in_app.relay import relay_address, relay_path
 from metrics_in_app.ssrf import check_target
+from portal.credentials import AuthType
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from django import forms
 
-from metrics_in_app.models import AuthType, Scheme
+from metrics_in_app.models import Scheme
+from portal.credentials import AuthType
 
 
 class ScrapeTargetForm(forms.Form):

@@ -7,7 +7,7 @@ from typing import ClassVar
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from portal import crypto
+from portal.credentials import HttpCredentials
 from portal.tenancy.scoping import OrgManager, OrgOwned
 
 path_validator = RegexValidator(r"^/[A-Za-z0-9/_.~%-]*$", "an absolute URL path, e.g. /metrics")
@@ -18,13 +18,7 @@ class Scheme(models.TextChoices):
     HTTPS = "https", "https"
 
 
-class AuthType(models.TextChoices):
-    NONE = "none", "None"
-    BASIC = "basic", "Basic"
-    BEARER = "bearer", "Bearer token"
-
-
-class ScrapeTarget(OrgOwned):
+class ScrapeTarget(OrgOwned, HttpCredentials):
     """An exporter the platform Prometheus scrapes for the org (written to the org's file_sd file)."""
 
     name = models.CharField(max_length=100)
@@ -34,11 +28,6 @@ class ScrapeTarget(OrgOwned):
     interval_seconds = models.PositiveIntegerField(default=30, validators=[MinValueValidator(5),
                                                                            MaxValueValidator(3600)])
     labels = models.JSONField(default=dict, blank=True)
-    auth_type = models.CharField(max_length=8, choices=AuthType.choices, default=AuthType.NONE)
-    username = models.CharField(max_length=200, blank=True)
-    # Fernet ciphertext (portal.crypto); never serialized, never audited (the `_encrypted` suffix).
-    password_encrypted = models.TextField(blank=True, editable=False)
-    bearer_token_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -54,21 +43,6 @@ class ScrapeTarget(OrgOwned):
     def __str__(self) -> str:
         return f"{self.name} ({self.address})"
 
-    @property
-    def password(self) -> str:
-        return crypto.decrypt(self.password_encrypted)
-
-    @password.setter
-    def password(self, value: str) -> None:
-        self.password_encrypted = crypto.encrypt(value)
-
-    @property
-    def bearer_token(self) -> str:
-        return crypto.decrypt(self.bearer_token_encrypted)
-
-    @bearer_token.setter
-    def bearer_token(self, value: str) -> None:
-        self.bearer_token_encrypted = crypto.encrypt(value)
 
 
 class IngestLimits(OrgOwned):

@@ -10,7 +10,6 @@ isolation. The signature binds org and target id; the SSRF guard runs again on e
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,7 +18,7 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from metrics_in_app.models import AuthType, ScrapeTarget
+from metrics_in_app.models import ScrapeTarget
 from metrics_in_app.ssrf import check_target
 from portal.errors import ServiceError
 
@@ -39,14 +38,6 @@ def relay_address() -> tuple[str, str]:
     return parts.scheme or "http", f"{parts.hostname}:{port}"
 
 
-def _auth_headers(t: ScrapeTarget) -> tuple[Any, dict[str, str]]:
-    if t.auth_type == AuthType.BASIC:
-        return httpx.BasicAuth(t.username, t.password), {}
-    if t.auth_type == AuthType.BEARER:
-        return None, {"Authorization": f"Bearer {t.bearer_token}"}
-    return None, {}
-
-
 @require_GET
 def scrape_relay(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -61,14 +52,14 @@ def scrape_relay(request: HttpRequest, token: str) -> HttpResponse:
         check_target(target.address)
     except ServiceError as e:
         return HttpResponse(f"{e.message}\n", status=403, content_type="text/plain")
-    auth, headers = _auth_headers(target)
+    headers = target.auth_headers()
     accept = request.META.get("HTTP_ACCEPT")
     if accept:
         headers["Accept"] = accept
     url = f"{target.scheme}://{target.address}{target.metrics_path}"
     timeout = min(float(target.interval_seconds), 10.0)
     try:
-        with httpx.stream("GET", url, auth=auth, headers=headers, timeout=timeout, follow_redirects=False) as resp:
+        with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=False) as resp:
             chunks, size = [], 0
             for chunk in resp.iter_bytes():
                 size += len(chunk)

@@ -9,9 +9,10 @@ from django.db import transaction
 
 from metrics_in_app import limits as limits_mod
 from metrics_in_app.destination import org_label
-from metrics_in_app.models import AuthType, IngestLimits, ScrapeTarget
+from metrics_in_app.models import IngestLimits, ScrapeTarget
 from metrics_in_app.ssrf import check_target
 from metrics_in_app.target_health import health_for
+from portal.credentials import AuthType
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 

@@ -158,8 +158,11 @@ def _record_db_vendor(django_db_setup: Any, django_db_blocker: Any) -> None:
 
     with django_db_blocker.unblock(), connection.cursor() as cur:
         cur.execute("SELECT 1")
-    OUTPUT_DIR.mkdir(exist_ok=True)
-    (OUTPUT_DIR / "db-vendor.txt").write_text(connection.vendor)
+    import os
+
+    target = Path(os.environ.get("PORTAL_DB_VENDOR_FILE") or OUTPUT_DIR / "db-vendor.txt")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(connection.vendor)
 
 
 @pytest.fixture(scope="session", autouse=True)

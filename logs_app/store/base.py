@@ -99,6 +99,12 @@ class LogStore(abc.ABC):
     # -- traces ------------------------------------------------------------------------------------
 
     @abc.abstractmethod
+    def iter_spans(self, org: Organization, query: str | Node, start: datetime, end: datetime,
+                   batch_size: int = 2000) -> Generator[SpanRecord, None, None]:
+        """Every span starting in [start, end) that matches `query`, oldest first, at constant memory.
+        Meant for performance analysis over a window: the caller must exhaust or close the iterator."""
+
+    @abc.abstractmethod
     def get_trace(self, org: Organization, trace_id: str) -> Trace | None:
         """All spans (and log records) of one trace; None when unknown or another org's."""
 

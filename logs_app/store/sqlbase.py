@@ -246,6 +246,20 @@ class SQLLogStore(LogStore):
 
     # -- traces ------------------------------------------------------------------------------------
 
+    def iter_spans(self, org: Organization, query: str | Node, start: datetime, end: datetime,
+                   batch_size: int = 2000) -> Generator[SpanRecord, None, None]:
+        where, params = self._where(query, target="spans")
+        sql = (f"SELECT {_SPAN_SELECT} FROM {SPAN_TABLE} WHERE org_id = %s AND start_us >= %s AND start_us < %s "
+               f"AND {where} ORDER BY start_us, id")
+        with self._server_cursor() as c:
+            c.execute(sql, [org.pk, to_us(start), to_us(end), *params])
+            while True:
+                rows = c.fetchmany(batch_size)
+                if not rows:
+                    return
+                for r in rows:
+                    yield self._span_from_row(r)
+
     def get_trace(self, org: Organization, trace_id: str) -> Trace | None:
         tid = trace_id.lower()
         if not _HEX_ID.match(tid):

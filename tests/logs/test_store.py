@@ -140,6 +140,15 @@ def test_iter_records_streams_everything_in_order(store: Any, org_a: Any, org_b:
     assert got == [f"e{i:03}" for i in range(250)]
 
 
+def test_iter_spans_streams_the_window_of_one_org(store: Any, org_a: Any, org_b: Any) -> None:
+    store.write_spans([make_span(org_a, f"{i:032x}", f"{i:016x}", name=f"s{i:03}", service="api-router",
+                                 start=NOW - timedelta(seconds=300 - i)) for i in range(120)])
+    store.write_spans([make_span(org_b, "c3" * 16, "04" * 8, name="globex")])
+    got = [s.name for s in store.iter_spans(org_a, "", T0, T1, batch_size=25)]
+    assert got == [f"s{i:03}" for i in range(120)]
+    assert [s.name for s in store.iter_spans(org_a, 'name="s007"', T0, T1)] == ["s007"]
+
+
 def test_traces_get_search_and_isolation(store: Any, org_a: Any, org_b: Any) -> None:
     t1, t2 = "a1" * 16, "b2" * 16
     store.write_spans([

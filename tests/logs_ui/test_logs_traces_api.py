@@ -126,3 +126,34 @@ def test_export_since_overflow_is_400(api_alice: Any) -> None:
     resp = api_alice.post("/api/v1/exports/", {"query": "", "since": "999999999 00:00:00",
                                                "end": "0002-01-01T00:00:00Z"}, format="json")
     assert resp.status_code == 400
+
+
+def test_performance_counts_every_span_in_the_window(api_alice: Any, org_a: Any, org_b: Any) -> None:
+    """Spans are streamed from the store, not sampled by trace: 2,500 traces all count."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from logs_app.store import get_store
+    from logs_app.store.records import SpanRecord
+
+    now = timezone.now()
+    spans = [SpanRecord(org_id=org_a.pk, trace_id=f"{i:032x}", span_id=f"{i:016x}", name="GET /v1/models",
+                        start=now - timedelta(seconds=600 - i * 0.2), end=now - timedelta(seconds=600 - i * 0.2 - 0.05),
+                        service="api-router", kind="server", status="error" if i % 10 == 0 else "ok",
+                        attributes={"http.route": "/v1/models", "http.request.method": "GET"})
+             for i in range(2500)]
+    store = get_store()
+    store.write_spans(spans)
+    store.write_spans([SpanRecord(org_id=org_b.pk, trace_id="f" * 32, span_id="f" * 16, name="GET /v1/models",
+                                  start=now - timedelta(seconds=5), end=now, service="api-router", kind="server",
+                                  attributes={"http.route": "/v1/models", "http.request.method": "GET"})])
+    try:
+        rep = api_alice.get("/api/v1/performance/", {"since": "1h"}).json()
+        row = next(e for e in rep["endpoints"] if e["endpoint"] == "GET /v1/models")
+        assert rep["complete"] is True
+        assert row["count"] == 2500 and row["error_rate"] == pytest.approx(0.1)
+        assert row["p50_ms"] == pytest.approx(50.0, abs=1)
+    finally:
+        for org in (org_a, org_b):
+            store.delete_older_than(org, timezone.now() + timedelta(days=1))

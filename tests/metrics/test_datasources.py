@@ -12,8 +12,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from metrics_app import federation
-from metrics_app.models import AuthType, Datasource, DatasourceKind
+from metrics_app.models import Datasource, DatasourceKind
 from portal import crypto
+from portal.credentials import AuthType
 from portal.errors import ServiceError
 from portal.tenancy.models import AuditEntry, Organization
 from tests import procs
