@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from logs_app import performance
+from logs_app import performance, tail
 from logs_app.exports import links, services
 from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
 from portal.errors import ServiceError, json_error
@@ -207,14 +207,6 @@ def _caller_may_read(request: HttpRequest, org: Organization) -> bool:
 # -- logs: context and tail -------------------------------------------------------------------------
 
 
-def _record_json(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id, "time": r.time.isoformat(), "level": r.level, "service": r.service, "body": r.body,
-        "trace_id": r.trace_id, "span_id": r.span_id, "correlation_id": r.correlation_id,
-        "user_id": r.user_id, "resource": r.resource, "attributes": r.attributes,
-    }
-
-
 class LogContextView(OrgAPIView):
     """Records of the same service around one record (`before`/`after`, at most 100 each)."""
 
@@ -227,30 +219,19 @@ class LogContextView(OrgAPIView):
         ctx = get_store().context(self.org, record_id, before=before, after=after)
         if ctx is None:
             raise Http404("Log record not found.")
-        return Response({"record": _record_json(ctx.record), "before": [_record_json(r) for r in ctx.before],
-                         "after": [_record_json(r) for r in ctx.after]})
+        return Response({"record": tail.record_json(ctx.record), "before": [tail.record_json(r) for r in ctx.before],
+                         "after": [tail.record_json(r) for r in ctx.after]})
 
 
 class LogTailView(OrgAPIView):
-    """Live tail by polling: records newer than `cursor` (none given: a cursor at "now", no records)."""
+    """Live tail, one page: records newer than `cursor` (none given: a cursor at "now", no records). The logs page
+    streams the same pages as server-sent events from `/o/<org>/logs/tail/stream/`."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        from logs_app.query.errors import QueryError
-        from logs_app.store import get_store
-        from logs_app.store.records import CursorError
-
-        query = request.query_params.get("q", "")
-        services.check_query(query)
-        try:
-            page = get_store().tail(self.org, query, request.query_params.get("cursor") or None,
-                                    limit=_int_param(request, "limit", 200, 1, 1000))
-        except CursorError as e:
-            # A cursor of another org is rejected the same way as a broken one: it reveals nothing.
-            raise ServiceError(404, "not_found", "Unknown tail cursor.") from e
-        except QueryError as e:
-            raise ServiceError(400, "bad_query", f"Invalid search: {e}", e.details()) from e
-        return Response({"records": [_record_json(r) for r in page.records], "cursor": page.next_cursor})
+        return Response(tail.next_page(self.org, request.query_params.get("q", ""),
+                                       request.query_params.get("cursor") or None,
+                                       limit=_int_param(request, "limit", 200, 1, 1000)))
 
 
 def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:

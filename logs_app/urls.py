@@ -7,6 +7,7 @@ from logs_app import views
 app_name = "logs"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("logs/", views.logs_page, name="logs"),
+    path("logs/tail/stream/", views.tail_stream, name="tail-stream"),
     path("traces/", views.traces_page, name="traces"),
     path("traces/<str:trace_id>/", views.trace_page, name="trace"),
     path("performance/", views.performance_page, name="performance"),

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
+from logs_app import tail
+from portal.errors import ServiceError, json_error
 from portal.tenancy.views_base import org_view
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -49,3 +51,21 @@ def performance_page(request: HttpRequest) -> HttpResponse:
 @org_view()
 def exports_page(request: HttpRequest) -> HttpResponse:
     return _page(request, "exports.html", active="exports")
+
+
+@org_view()
+def tail_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """Live tail as server-sent events for the logs page (EventSource resends the cursor as Last-Event-ID)."""
+    cursor = request.META.get("HTTP_LAST_EVENT_ID") or request.GET.get("cursor") or None
+    try:
+        seconds = min(max(float(request.GET.get("seconds", tail.STREAM_SECONDS)), 0.0), tail.STREAM_SECONDS)
+    except ValueError:
+        seconds = tail.STREAM_SECONDS
+    try:
+        events = tail.stream(request.org_ctx.org, request.GET.get("q", ""), cursor, seconds)  # type: ignore[attr-defined]
+    except ServiceError as e:
+        return json_error(e.status_code, e.code, e.message, e.details)
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # let a fronting nginx pass events through unbuffered
+    return response

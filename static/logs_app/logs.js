@@ -1,11 +1,11 @@
 /* Logs explorer: time range, search with history, histogram (click/drag to zoom), expandable records,
-   context, live tail (polling /api/v1/logs/tail/), links to the trace and to the correlation id, export. */
+   context, live tail (server-sent events from /o/<org>/logs/tail/stream/), links to the trace and to the correlation id, export. */
 (function () {
   "use strict";
   const T = window.Telemetry;
   const $ = function (id) { return document.getElementById(id); };
   const HKEY = "logs-history:" + T.ORG;
-  const state = {q: "", start: "", end: "", cursor: null, zoomStack: [], records: {}, tailCursor: null, tailTimer: null};
+  const state = {q: "", start: "", end: "", cursor: null, zoomStack: [], records: {}, tailSource: null};
 
   function history() { try { return JSON.parse(localStorage.getItem(HKEY) || "[]"); } catch (e) { return []; } }
   function remember(q) {
@@ -166,28 +166,31 @@
     tr.insertAdjacentHTML("afterend", detailHtml(state.records[tr.dataset.id]));
   });
 
-  // Live tail: poll the tail endpoint with its cursor; new records are prepended.
-  async function tailOnce() {
-    try {
-      const page = await T.api("logs/tail/?" + T.qs({q: state.q, cursor: state.tailCursor}));
-      state.tailCursor = page.cursor;
-      if (page.records.length) {
-        appendRecords(page.records.slice().reverse(), true);
-        $("tail-status").textContent = "Live tail: " + page.records.length + " new record(s) at " + new Date().toISOString().slice(11, 19) + " UTC";
-      }
-    } catch (err) { T.showQueryError(err); stopTail(); return; }
-    state.tailTimer = setTimeout(tailOnce, 2000);
-  }
-  function startTail() {
-    state.q = $("q").value.trim(); state.tailCursor = null;
+  // Live tail: a server-sent event stream of new records, prepended as they arrive. The first page comes
+  // from the tail API, so a bad query shows its error under the cursor and the stream starts at "now";
+  // EventSource reconnects by itself with the last cursor (Last-Event-ID) when a stream ends.
+  async function startTail() {
+    state.q = $("q").value.trim();
+    let first;
+    try { first = await T.api("logs/tail/?" + T.qs({q: state.q})); } catch (err) { T.showQueryError(err); return; }
     $("tail").setAttribute("aria-pressed", "true"); $("tail").textContent = "■ Stop tail";
     $("tail-status").hidden = false; $("tail-status").textContent = "Live tail: waiting for new records…";
-    tailOnce();
+    const src = new EventSource(location.pathname + "tail/stream/?" + T.qs({q: state.q, cursor: first.cursor}));
+    state.tailSource = src;
+    src.addEventListener("records", function (ev) {
+      const records = JSON.parse(ev.data);
+      appendRecords(records.slice().reverse(), true);
+      $("tail-status").textContent = "Live tail: " + records.length + " new record(s) at " + new Date().toISOString().slice(11, 19) + " UTC";
+    });
+    src.onerror = function () {
+      if (src.readyState === EventSource.CLOSED) { $("tail-status").textContent = "Live tail stopped: the server closed the stream."; stopTail(true); }
+    };
   }
-  function stopTail() {
-    if (state.tailTimer) clearTimeout(state.tailTimer);
-    state.tailTimer = null;
-    $("tail").setAttribute("aria-pressed", "false"); $("tail").textContent = "▶ Live tail"; $("tail-status").hidden = true;
+  function stopTail(keepStatus) {
+    if (state.tailSource) state.tailSource.close();
+    state.tailSource = null;
+    $("tail").setAttribute("aria-pressed", "false"); $("tail").textContent = "▶ Live tail";
+    if (!keepStatus) $("tail-status").hidden = true;
   }
   $("tail").addEventListener("click", function () { if ($("tail").getAttribute("aria-pressed") === "true") stopTail(); else startTail(); });
 

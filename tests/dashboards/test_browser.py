@@ -237,6 +237,16 @@ def test_import_export_units_and_threshold_lines(transactional_db: Any, live_ser
     # The 1 s latency threshold and the 5 % error threshold are drawn as lines.
     assert page.locator("[data-panel-id='3'] .shapelayer path").count() == 1
     assert page.locator("[data-panel-id='4'] .shapelayer path").count() == 1
+    # The gauge is coloured by its thresholds: one band per step, the bar in the colour of the value's step.
+    gauge = page.evaluate("""() => {
+        const panel = [...document.querySelectorAll('#grid > .panel')]
+            .find(p => p.querySelector('.panel-title').textContent.includes('Memory used of limit'));
+        const t = panel.querySelector('.panel-body').data[0];
+        return {value: t.value, bar: t.gauge.bar.color, steps: t.gauge.steps.map(s => s.color)};
+    }""")
+    assert len(gauge["steps"]) == 3 and len(set(gauge["steps"])) == 3
+    step = 0 if gauge["value"] < 0.7 else (1 if gauge["value"] < 0.9 else 2)
+    assert gauge["bar"] + "55" == gauge["steps"][step], gauge
     # Every built-in dashboard draws data in every panel.
     for slug in ("api-router", "user-org-service", "analytics-service", "performance", "capacity-planning"):
         page.goto(live_server.url + f"/o/acme/dashboards/builtin/{slug}/")

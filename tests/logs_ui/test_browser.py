@@ -118,14 +118,19 @@ def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a:
     page.wait_for_function(f"document.querySelectorAll('#results tr.rec').length === {expected}")
 
     # Live tail: new records appear without reloading.
+    requested: list[str] = []
+    page.on("request", lambda req: requested.append(req.url))
     page.fill("#q", "")
     page.click("#tail")
     page.wait_for_function("document.getElementById('tail').getAttribute('aria-pressed') === 'true'")
-    page.wait_for_timeout(2500)  # let the first poll fix the tail cursor
+    page.wait_for_function("document.getElementById('tail-status').textContent.includes('waiting')")
     get_store().write_logs(make_logs(org_a, timezone.now(), n=4, prefix="tailed-"))
     page.locator("#results tr.rec", has_text="tailed-request 3").wait_for(timeout=10_000)
+    # They came over the server-sent event stream, not by polling.
+    assert any("/logs/tail/stream/" in url for url in requested)
     page.screenshot(path=str(output_dir / "logs_ui-7-live-tail.png"), full_page=True)
     page.click("#tail")
+    page.wait_for_timeout(1500)  # the server notices the closed stream at its next poll, before teardown
 
 
 def test_traces_service_map_and_performance(page: Any, live_server: Any, output_dir: Path) -> None:

@@ -157,3 +157,32 @@ def test_performance_counts_every_span_in_the_window(api_alice: Any, org_a: Any,
     finally:
         for org in (org_a, org_b):
             store.delete_older_than(org, timezone.now() + timedelta(days=1))
+
+
+def test_tail_stream_sends_new_records_as_server_sent_events(web_alice: Any, web_charlie: Any, org_a: Any,
+                                                              org_b: Any, now: Any) -> None:
+    import re
+
+    from logs_app.store import get_store
+    from tests.logs_ui.conftest import make_logs
+
+    def read(url: str, **headers: str) -> tuple[Any, str]:
+        r = web_alice.get(url, **headers)
+        return r, b"".join(r.streaming_content).decode()
+
+    r, body = read("/o/acme/logs/tail/stream/?seconds=0")
+    assert r["Content-Type"] == "text/event-stream" and "event: records" not in body
+    cursor = re.search(r"^id: (\S+)$", body, re.M).group(1)
+    get_store().write_logs(make_logs(org_a, now, n=3, prefix="streamed-"))
+    get_store().write_logs(make_logs(org_b, now, n=3, prefix="globex-streamed-"))
+    _, body = read(f"/o/acme/logs/tail/stream/?seconds=0&cursor={cursor}")
+    assert "event: records" in body and "streamed-request 2" in body and "globex-" not in body
+    # EventSource resumes with Last-Event-ID: nothing is sent twice.
+    next_cursor = re.search(r"^id: (\S+)$", body, re.M).group(1)
+    _, again = read("/o/acme/logs/tail/stream/?seconds=0", HTTP_LAST_EVENT_ID=next_cursor)
+    assert "event: records" not in again
+    # Another org's page, a foreign or broken cursor and a bad query are plain 4xx, not a broken stream.
+    assert web_charlie.get("/o/acme/logs/tail/stream/").status_code == 404
+    assert web_charlie.get(f"/o/globex/logs/tail/stream/?cursor={cursor}").status_code == 404
+    assert web_alice.get("/o/acme/logs/tail/stream/?cursor=garbage").status_code == 404
+    assert web_alice.get("/o/acme/logs/tail/stream/", {"q": "level="}).status_code == 400
