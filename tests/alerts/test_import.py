@@ -14,9 +14,9 @@ from portal.tenancy.models import Organization
 
 pytestmark = pytest.mark.django_db
 
-FIXTURES = Path("/work/shared/fixtures/prometheus-rules")
-if not FIXTURES.exists():
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "prometheus-rules"
+# shared/ sits beside the checkout (as in CI); an empty glob would silently parametrize nothing.
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "prometheus-rules"
+assert len(list(FIXTURES.glob("*.y*ml"))) >= 5, f"rule fixtures not found under {FIXTURES}"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.y*ml")))

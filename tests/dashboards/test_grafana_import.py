@@ -14,6 +14,7 @@ from dashboards_app.models import Dashboard
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "grafana-dashboards"
 FILES = sorted(FIXTURES.glob("*.json"))
+assert len(FILES) == 6, f"Grafana fixtures not found under {FIXTURES}"
 
 
 def load(name: str) -> dict[str, Any]:
