@@ -36,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import start_gunicorn  # noqa: E402
 from tests import procs  # noqa: E402
 from tests.metrics import remote_write  # noqa: E402
 
@@ -88,21 +89,6 @@ def setup_portal(var_dir: Path, prom_url: str, redis_url: str) -> tuple[dict[str
     out = subprocess.run([py, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True,
                          capture_output=True, text=True)
     return env, out.stdout.strip().splitlines()[-1]
-
-
-def start_gunicorn(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    gunicorn = str(ROOT / ".venv" / "bin" / "gunicorn")
-    proc = subprocess.Popen([gunicorn, "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-                             "--threads", "4", "--log-level", "warning"], cwd=ROOT, env=env)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("gunicorn did not start")
 
 
 def timed(fn: Any, n: int) -> list[float]:
