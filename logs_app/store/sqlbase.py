@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from django.db import DatabaseError, connection, transaction
 
 from logs_app.query.ast import Node
@@ -329,7 +330,12 @@ class SQLLogStore(LogStore):
 
 
 def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    """Compact JSON of a record's attributes. orjson: this runs once per ingested record, where the standard
+    library's encoder cost ~2.5 µs of the ~20 µs Python spends on a record."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:  # what orjson refuses (integers over 64 bits, lone surrogates) the stdlib still writes
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -5,6 +5,17 @@ window.Panels = (function () {
   const { fmt, legendName, color, thresholdColor, esc, el } = window.Dash;
   const PALETTE = ["#3274d9", "#2e9e4f", "#e8891b", "#d63b3b", "#8f3bb8", "#1fa2a2", "#c2185b", "#7b8c1f", "#5c6bc0", "#8d6e63"];
   const PLOT_CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
+  // With nothing to draw, Plotly's default date axis starts in January 2000: hide the axes instead and let
+  // the "No data" / error overlay speak.
+  // One line of tick labels, as Grafana draws them: Plotly's default adds the date on a second line, where
+  // it collides with a bottom legend.
+  const TIME_TICKS = [
+    { dtickrange: [null, 1000], value: "%H:%M:%S.%L" },
+    { dtickrange: [1000, 60000], value: "%H:%M:%S" },
+    { dtickrange: [60000, 86400000], value: "%H:%M" },
+    { dtickrange: [86400000, null], value: "%b %d" },
+  ];
+  const NO_AXES = { xaxis: { visible: false }, yaxis: { visible: false }, shapes: [] };
 
   function axisFormat(unit) {
     switch (unit) {
@@ -66,7 +77,7 @@ window.Panels = (function () {
       legend: { orientation: "h", y: -0.15, font: { size: 10 } },
       font: { size: 11, family: "system-ui, sans-serif" },
       paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      xaxis: { type: "date", gridcolor: "#eee" },
+      xaxis: { type: "date", gridcolor: "#eee", tickformatstops: TIME_TICKS },
       yaxis: Object.assign({ gridcolor: "#eee", rangemode: "tozero" }, axisFormat(panel.unit),
         panel.min !== null && panel.max !== null && panel.min !== undefined ? { range: [panel.min, panel.max] } : {}),
       uirevision: "keep",
@@ -84,7 +95,7 @@ window.Panels = (function () {
     }));
     // Many series: the legend goes to the right, so that it does not squeeze the plot.
     const side = traces.length > 6 ? { legend: { orientation: "v", x: 1.01, y: 1, font: { size: 10 } }, margin: { l: 60, r: 10, t: 6, b: 24 } } : {};
-    Plotly.react(box, traces, layout(panel, Object.assign({ shapes: thresholdShapes(panel), hovermode: "x unified" }, side)), PLOT_CONFIG);
+    Plotly.react(box, traces, layout(panel, Object.assign({ shapes: thresholdShapes(panel), hovermode: "x unified" }, side, traces.length ? {} : NO_AXES)), PLOT_CONFIG);
     return series.reduce((n, s) => n + s.values.length, 0);
   }
 
@@ -94,7 +105,8 @@ window.Panels = (function () {
     const trace = { type: "bar", x: series.map((s) => s.name), y: series.map((s) => s.value), marker: { color: colors },
                     text: series.map((s) => fmt(s.value, panel.unit, panel.decimals)), textposition: "auto",
                     hovertemplate: "%{x}: %{text}<extra></extra>" };
-    Plotly.react(box, [trace], layout(panel, { xaxis: { type: "category" }, showlegend: false, shapes: thresholdShapes(panel) }), PLOT_CONFIG);
+    Plotly.react(box, [trace], layout(panel, Object.assign({ xaxis: { type: "category" }, showlegend: false, shapes: thresholdShapes(panel) },
+      series.length ? {} : NO_AXES)), PLOT_CONFIG);
     return series.length;
   }
 

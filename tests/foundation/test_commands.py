@@ -56,3 +56,21 @@ def test_command_errors_are_clear():
     run("createorg", "other")
     with pytest.raises(CommandError, match="not a member"):
         run("createtoken", "other", "a@b.example")
+
+
+def test_demo_telemetry_reuses_its_ingest_token_across_starts(org_a, org_b, settings, tmp_path, rf):
+    from portal.core.management.commands.demo_telemetry import demo_tokens
+
+    settings.VAR_DIR = tmp_path
+    first = demo_tokens()
+    assert set(first) == {org_a.label_value, org_b.label_value}
+    assert demo_tokens() == first  # a second `make run` sends with the same tokens
+    assert IngestToken.objects.for_org(org_a).filter(name="demo-telemetry").count() == 1
+    assert (tmp_path / "demo-telemetry-tokens.json").stat().st_mode & 0o777 == 0o600
+    # The token each org's telemetry is sent with authenticates as that org.
+    request = rf.post("/otlp/v1/logs", HTTP_AUTHORIZATION=f"Bearer {first[org_b.label_value]}")
+    assert authenticate_ingest(request) == org_b
+    # A revoked token is replaced, not reused.
+    IngestToken.objects.for_org(org_a).update(revoked_at="2026-01-01T00:00:00Z")
+    again = demo_tokens()
+    assert again[org_a.label_value] != first[org_a.label_value] and again[org_b.label_value] == first[org_b.label_value]

@@ -52,11 +52,15 @@ def test_failing_panel_shows_its_error_others_load(transactional_db: Any, live_s
     panels = page.eval_on_selector_all("#grid > .panel", """els => els.map(e => ({
         title: e.querySelector('.panel-title').textContent,
         error: (e.querySelector('.panel-error') || {}).textContent || '',
-        points: Number(e.querySelector('.panel-body').dataset.points || 0)}))""")
+        points: Number(e.querySelector('.panel-body').dataset.points || 0),
+        xticks: [...e.querySelectorAll('.xtick text')].map(t => t.textContent)}))""")
     by_title = {p["title"]: p for p in panels}
     assert by_title["Good"]["points"] > 0 and not by_title["Good"]["error"]
     assert 'org_id="globex"' in by_title["Foreign"]["error"]
     assert "mad_over_time" in by_title["Backend rejects"]["error"]
+    # A panel with nothing to draw shows no axes (Plotly's empty date axis would start in January 2000).
+    assert by_title["Good"]["xticks"]
+    assert not by_title["Foreign"]["xticks"] and not by_title["Backend rejects"]["xticks"]
     # The message is visible in place, inside its panel, not clipped below the chart.
     for err in page.locator("#grid .panel-error").all():
         assert err.is_visible()

@@ -6,16 +6,20 @@ correlation id, logs on each hop, some slow, some failing, and the occasional au
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from portal.tenancy import services
-from portal.tenancy.models import Organization
+from portal.tenancy.models import IngestToken, Organization
 
 ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/images", "/v1/audio/transcriptions"]
 MODELS = ["gpt-large", "gpt-small", "embed-v3", "whisper-2", "vision-1"]
@@ -105,6 +109,33 @@ def otlp_bodies(org: str, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
     return log_body, span_body
 
 
+def demo_tokens() -> dict[str, str]:
+    """One "demo-telemetry" ingest token per org, kept (mode 0600) in the var dir and reused while it is
+    valid, so that each `make run` does not add another token to every org's list."""
+    path = Path(settings.VAR_DIR) / "demo-telemetry-tokens.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    tokens: dict[str, str] = {}
+    for org in Organization.objects.all():
+        secret = saved.get(org.label_value) if isinstance(saved, dict) else None
+        if not isinstance(secret, str) or not _usable(org, secret):
+            secret = services.create_ingest_token(org, "demo-telemetry")[1]
+        tokens[org.label_value] = secret
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(tokens))
+    return tokens
+
+
+def _usable(org: Organization, secret: str) -> bool:
+    lookup = IngestToken.parse_lookup(secret)
+    token = IngestToken.objects.for_org(org).filter(lookup=lookup, revoked_at=None).first() if lookup else None
+    if token is None or not token.matches(secret):
+        return False
+    return token.expires_at is None or token.expires_at > timezone.now()
+
+
 class Command(BaseCommand):
     help = "Send demo logs and traces for every org to the portal's OTLP receiver until stopped."
 
@@ -115,8 +146,7 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        tokens = {org.label_value: services.create_ingest_token(org, "demo-telemetry")[1]
-                  for org in Organization.objects.all()}
+        tokens = demo_tokens()
         with httpx.Client(base_url=opts["portal"], timeout=10) as client:
             while True:
                 for org, token in tokens.items():
