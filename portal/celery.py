@@ -35,7 +35,8 @@ def _count(outcome: str) -> Any:
 
 
 # Own metrics: task outcomes, exposed on /metrics of the process that ran them (the web process for
-# in-process tasks; a worker exposes its own with `celery … worker` and CELERY_METRICS_PORT).
+# in-process tasks; a worker exposes its own with `celery … worker` and CELERY_METRICS_PORT, summed over
+# its prefork children when PROMETHEUS_MULTIPROC_DIR is set).
 _handlers = {outcome: _count(outcome) for outcome in ("success", "failure", "retry")}
 signals.task_success.connect(_handlers["success"], weak=False)
 signals.task_failure.connect(_handlers["failure"], weak=False)
@@ -48,4 +49,6 @@ def _worker_metrics(**_: Any) -> None:
     if port:
         from prometheus_client import start_http_server
 
-        start_http_server(port, addr="127.0.0.1")
+        from portal.core.metrics import registry
+
+        start_http_server(port, addr="127.0.0.1", registry=registry())

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from portal.backends import readiness
+from portal.core import metrics
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -57,4 +58,4 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_REQUIRE_TOKEN
     if token and request.META.get("HTTP_AUTHORIZATION", "") != f"Bearer {token}":
         return HttpResponse("metrics need the configured METRICS_TOKEN\n", status=401, content_type="text/plain")
-    return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(metrics.registry()), content_type=CONTENT_TYPE_LATEST)

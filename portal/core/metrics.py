@@ -1,6 +1,10 @@
 """The portal's own Prometheus metrics, exposed at /metrics."""
 
-from prometheus_client import Counter, Histogram
+from __future__ import annotations
+
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 
 REQUEST_LATENCY = Histogram(
     "portal_http_request_duration_seconds", "Request latency per view.", ["view", "method"],
@@ -11,3 +15,14 @@ TASKS = Counter("portal_celery_tasks_total", "Celery tasks by name and outcome."
 INGEST_REJECTIONS = Counter(
     "portal_ingest_rejections_total", "Telemetry rejected at ingest, per org and reason.", ["org", "signal", "reason"]
 )
+
+
+def registry() -> CollectorRegistry:
+    """What /metrics (and a Celery worker's metrics port) serve. With PROMETHEUS_MULTIPROC_DIR set, as
+    deploy/gunicorn.conf.py sets it, every process writes its samples there and a scrape sums all of them:
+    otherwise each scrape would see whichever gunicorn worker (or prefork child) answered it."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+        return merged
+    return REGISTRY

@@ -64,3 +64,57 @@ def test_readyz_probes_stored_datasources(client, prometheus):
     comps = client.get("/readyz").json()["components"]
     assert comps["datasource:main"]["status"] == "up"
     assert comps["datasource:gone"]["status"] == "down" and comps["datasource:gone"]["error"]
+
+
+def test_metrics_under_gunicorn_sum_every_worker(tmp_path):
+    """deploy/gunicorn.conf.py as deployed, three workers: every scrape, whichever worker answers it,
+    counts all the requests (not the answering worker's share), and a restarted worker's samples stay."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import httpx
+
+    from tests.procs import free_port
+
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    env = dict(os.environ, GUNICORN_BIND=f"127.0.0.1:{port}", GUNICORN_WORKERS="3", GUNICORN_THREADS="1",
+               PORTAL_VAR_DIR=str(tmp_path / "var"), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+               DEBUG="0", ALLOWED_HOSTS="127.0.0.1", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"))
+    env.pop("REDIS_URL", None)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "portal.wsgi:application", "-c",
+                               "deploy/gunicorn.conf.py"], cwd=root, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def healthz_count(text: str) -> float:
+        found = re.search(r'portal_http_requests_total\{[^}]*view="healthz"[^}]*\} ([0-9.e+]+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.get("/metrics")
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "gunicorn did not start"
+                    time.sleep(0.2)
+            # A fresh connection per request, so that the requests spread over the workers.
+            for _ in range(30):
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+            counts = {healthz_count(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text) for _ in range(6)}
+            assert counts == {30.0}
+            # A worker killed and replaced: what it counted is still in the sum.
+            workers = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+            os.kill(int(workers[0]), signal.SIGKILL)
+            time.sleep(2)
+            assert healthz_count(client.get("/metrics").text) == 30.0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
