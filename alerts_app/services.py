@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
-from portal.errors import ServiceError
+from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy import audit
 from portal.tenancy.models import Organization
 
@@ -66,9 +66,8 @@ def set_channel_secrets(channel: Channel, values: dict[str, Any]) -> None:
 # --- active alerts and silences (Alertmanager API v2, org matcher forced in the client) -------------
 
 def not_configured(backend: str) -> ServiceError:
-    """No URL set at all (an install without that backend) is the request's problem, not an outage."""
-    return ServiceError(409, f"{backend}_not_configured", f"{backend} is not configured on this portal "
-                        f"({backend.upper()}_URL is unset)", {"backend": backend})
+    return backend_not_configured(backend, f"{backend} is not configured on this portal "
+                                           f"({backend.upper()}_URL is unset)")
 
 
 def active_alerts(org: Organization) -> list[dict[str, Any]]:

@@ -114,20 +114,20 @@ class Datasource(HttpCredentials):
         """Like `configured_for`, but a clear 503 (portal.errors.ServiceError) when none is configured."""
         ds = cls.configured_for(org)
         if ds is None:
-            from portal.errors import ServiceError
+            from portal.errors import backend_not_configured
 
-            raise ServiceError(503, "no_datasource",
-                               "No metrics datasource is configured (set PROMETHEUS_URL or add one).")
+            raise backend_not_configured("prometheus",
+                                         "No metrics datasource is configured (set PROMETHEUS_URL or add one).")
         return ds
 
     @classmethod
     def from_settings(cls) -> Datasource:
         kind = getattr(settings, "PROMETHEUS_KIND", DatasourceKind.PROMETHEUS) or DatasourceKind.PROMETHEUS
         if kind not in DatasourceKind.values:
-            from portal.errors import ServiceError
+            from portal.errors import backend_not_configured
 
-            raise ServiceError(503, "no_datasource", f"PROMETHEUS_KIND={kind!r} is not one of "
-                                                     f"{', '.join(DatasourceKind.values)}.")
+            raise backend_not_configured("prometheus", f"PROMETHEUS_KIND={kind!r} is not one of "
+                                                       f"{', '.join(DatasourceKind.values)}.")
         return cls(
             name="default",
             kind=kind,

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from metrics_in_app.destination import org_label
 from metrics_in_app.file_sd import TARGET_ID_LABEL
-from portal.errors import ServiceError
+from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy.models import Organization
 
 
@@ -20,7 +20,7 @@ def health_for(org: Organization, target_ids: set[int]) -> dict[int, dict[str, A
     target can never show up even if ids collided.
     """
     if not settings.PROMETHEUS_URL:
-        raise ServiceError(503, "backend_not_configured", "No Prometheus is configured (PROMETHEUS_URL).")
+        raise backend_not_configured("prometheus", "No Prometheus is configured (PROMETHEUS_URL).")
     label = org_label(org)
     try:
         resp = httpx.get(settings.PROMETHEUS_URL.rstrip("/") + "/api/v1/targets", params={"state": "active"},

@@ -51,6 +51,12 @@ class ServiceError(exceptions.APIException):
         self.headers = headers or {}
 
 
+def backend_not_configured(backend: str, message: str) -> ServiceError:
+    """The one answer for "this portal has no such backend configured": 503 with the backend's name, like
+    a backend that is down (the request is fine; the install cannot serve it), never a 4xx."""
+    return ServiceError(503, "backend_not_configured", message, {"backend": backend})
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")

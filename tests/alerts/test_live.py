@@ -118,12 +118,13 @@ def test_log_rule_fires_into_alertmanager_with_org_label(org_a: Organization, or
     assert am.alerts("org_id", "acme") == []
 
 
-def test_no_alertmanager_configured_is_not_an_outage(api_alice: APIClient, settings: Any) -> None:
+def test_no_alertmanager_configured_reads_empty_and_refuses_writes_with_503(api_alice: APIClient, settings: Any) -> None:
     settings.ALERTMANAGER_URL = ""
     assert api_alice.get("/api/v1/alerts/active/").json() == {"alerts": [], "counts": {}}
     r = api_alice.post("/api/v1/alerts/silences/", {"matchers": [{"name": "alertname", "value": "X"}]},
                        format="json")
-    assert r.status_code == 409 and r.json()["error"]["code"] == "alertmanager_not_configured"
+    assert r.status_code == 503 and r.json()["error"]["code"] == "backend_not_configured"
+    assert r.json()["error"]["details"] == {"backend": "alertmanager"}
 
 
 def test_non_object_bodies_are_400(api_alice: APIClient, settings: Any) -> None:
