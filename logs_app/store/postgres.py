@@ -14,11 +14,36 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from logs_app.query.ast import Node
 from logs_app.query.sql import POSTGRES
-from logs_app.store.records import LogRecord, to_us
-from logs_app.store.sqlbase import LOG_COLUMNS, LOG_TABLE, SPAN_TABLE, SQLLogStore, _dumps
+from logs_app.store.records import (
+    CursorError,
+    ForeignCursorError,
+    LogPage,
+    LogRecord,
+    decode_cursor,
+    encode_cursor,
+    to_us,
+)
+from logs_app.store.sqlbase import (
+    _LOG_SELECT,
+    LOG_COLUMNS,
+    LOG_TABLE,
+    SPAN_TABLE,
+    TAIL_WINDOW_US,
+    SQLLogStore,
+    _dumps,
+)
 
 DAY_US = 86_400 * 1_000_000
+LATE_COMMIT_US = 30 * 1_000_000  # how long after taking its ids a writer may commit and still be tailed
+_HIGH_WATER = "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq)"
+_SNAPSHOT = re.compile(r"^\d{1,20}:\d{1,20}:[\d,]{0,4000}$")
+# A row's xmin is a 32-bit xid; pg_visible_in_snapshot takes a 64-bit xid8. Widen it relative to the
+# previous snapshot's xmin (`snap.px`): the rows that matter are within 2^31 transactions of it.
+_XMIN_DELTA = "mod(mod(xmin::text::bigint - (snap.px & 4294967295), 4294967296) + 4294967296, 4294967296)"
+_XMIN_AS_XID8 = (f"(snap.px + {_XMIN_DELTA} - CASE WHEN {_XMIN_DELTA} >= 2147483648 THEN 4294967296 ELSE 0 END)"
+                 "::text::xid8")
 GIN_PENDING_LIST_KB = 16384
 _TIME_COLUMN = {LOG_TABLE: "time_us", SPAN_TABLE: "start_us"}
 _PARTITION_LOCK = 0x6C6F6773  # "logs": one advisory lock id for partition DDL
@@ -90,6 +115,57 @@ class PostgresLogStore(SQLLogStore):
             with c.cursor.copy(f"COPY {LOG_TABLE} ({', '.join(LOG_COLUMNS)}) FROM STDIN") as copy:
                 copy.write(data)
         return len(batch)
+
+    def tail(self, org: Any, query: str | Node, since_cursor: str | None = None, limit: int = 500) -> LogPage:
+        """Records committed since the cursor, including those of transactions that took their ids before
+        the previous poll but committed after it (ids come from a sequence, so commit order is not id
+        order: a plain "id > last" cursor would skip them for good).
+
+        The cursor keeps the previous poll's snapshot: a row at or below the cursor id whose inserting
+        transaction was still running in that snapshot and has committed in this one is delivered now.
+        (Both snapshots are checked: the reading transaction's own rows count as running in any snapshot.)
+        The snapshot and the sequence's high-water mark are read by the same statement as the rows, so
+        they agree. Rows below `l` (the cursor id of 30-60 s earlier) are not looked at again:
+        a transaction that took its ids longer ago than that and has still not committed is missed."""
+        where, params = self._where(query)
+        now_us = to_us(datetime.now(UTC))
+        if since_cursor is None:
+            with connection.cursor() as c:
+                c.execute(f"SELECT pg_current_snapshot()::text, {_HIGH_WATER}")
+                snap, high = c.fetchone()
+            return LogPage([], encode_cursor(i=int(high), s=snap, l=int(high), c=int(high), t=now_us, o=org.pk))
+        cur = decode_cursor(since_cursor, "i", "s", "l", "c", "t", "o")
+        if cur["o"] != org.pk:
+            raise ForeignCursorError("This cursor belongs to another organization.")
+        try:
+            since, low, candidate, candidate_at = int(cur["i"]), int(cur["l"]), int(cur["c"]), int(cur["t"])
+            prev_snapshot = str(cur["s"])
+        except (TypeError, ValueError) as e:
+            raise CursorError("Invalid cursor.") from e
+        if not _SNAPSHOT.match(prev_snapshot):
+            raise CursorError("Invalid cursor.")
+        # Table/column constants and the compiled query; every value is bound. New rows come a page at a
+        # time; late ones all at once (at most what the writers had in flight at the previous poll).
+        base = f"SELECT %s, {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND {where}"  # noqa: S608
+        base_args = [org.pk, now_us - TAIL_WINDOW_US, *params]
+        rows = self._run(
+            f"WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s, {_HIGH_WATER} AS h, "  # noqa: S608
+            f"%s::pg_snapshot AS p, pg_snapshot_xmin(%s::pg_snapshot)::text::bigint AS px) "
+            f"SELECT snap.s::text, snap.h, r.* FROM snap LEFT JOIN LATERAL ("
+            f"({base} AND id > %s AND id <= snap.h ORDER BY id LIMIT %s) UNION ALL "
+            f"({base} AND id > %s AND id <= %s AND NOT pg_visible_in_snapshot({_XMIN_AS_XID8}, snap.p) "
+            f"AND pg_visible_in_snapshot({_XMIN_AS_XID8}, snap.s))) r ON true",
+            [prev_snapshot, prev_snapshot, False, *base_args, since, limit, True, *base_args, low, since])
+        snap, high = rows[0][0], int(rows[0][1])
+        found = sorted((r[3:] for r in rows if r[2] is not None), key=lambda r: int(r[0]))
+        new = [r for r in rows if r[2] is False]
+        # A full page of new rows resumes after its last one; otherwise everything up to `high` has been
+        # looked at. Either way, what was not visible in this statement's snapshot is looked at next time.
+        nxt = max(int(r[3]) for r in new) if len(new) >= limit else max(since, high)
+        if now_us - candidate_at >= LATE_COMMIT_US:
+            low, candidate, candidate_at = candidate, nxt, now_us
+        return LogPage([self._log_from_row(r) for r in found],
+                       encode_cursor(i=nxt, s=snap, l=low, c=candidate, t=candidate_at, o=org.pk))
 
     def _last_id(self, cursor: Any) -> int:
         cursor.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq")
