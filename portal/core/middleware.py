@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from portal.core import metrics
@@ -15,6 +16,10 @@ from portal.errors import json_error
 log = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/",)
+# Endpoints machines call (API clients, telemetry senders, Prometheus clients, Alertmanager): an outage
+# answers them in JSON, with Retry-After, so that they retry (OTLP SDKs retry 503, never 500).
+MACHINE_PREFIXES = ("/api/", "/otlp/", "/prometheus/", "/hooks/")
+DATABASE_RETRY_AFTER = "5"
 
 
 class RequestMetricsMiddleware:
@@ -54,9 +59,27 @@ class ApiErrorMiddleware:
         return json_error(response.status_code, "error", "The server could not complete the request.")
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, OperationalError | InterfaceError):
+            return database_unavailable(request, exception)
         if not request.path.startswith(API_PREFIXES):
             return None
         if isinstance(exception, json.JSONDecodeError | UnicodeDecodeError):
             return json_error(400, "parse_error", "Malformed JSON body.")
         log.exception("unhandled error on %s", request.path)
         return json_error(500, "server_error", "Internal server error; it has been logged.")
+
+
+def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The portal's own database cannot be reached: a 503 naming it, in the caller's format, never a 500."""
+    log.warning("database unavailable on %s: %s", request.path, exception)
+    message = "The portal's database is unavailable; retry later."
+    if request.path.startswith("/prometheus/"):
+        resp: HttpResponse = HttpResponse(json.dumps({"status": "error", "errorType": "unavailable", "error": message}),
+                                          status=503, content_type="application/json")
+    elif request.path.startswith(MACHINE_PREFIXES):
+        resp = json_error(503, "backend_unavailable", message, {"backend": "database"})
+    else:
+        resp = HttpResponse(f"<!doctype html><title>Unavailable</title><h1>Service unavailable</h1><p>{message}</p>",
+                            status=503, content_type="text/html; charset=utf-8")
+    resp["Retry-After"] = DATABASE_RETRY_AFTER
+    return resp
