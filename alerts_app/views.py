@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,6 +11,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 
 from portal.errors import ServiceError
+from portal.tenancy.models import Organization
 from portal.tenancy.views_base import org_view
 
 from . import services, sync
@@ -23,15 +25,19 @@ def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
             "can_write": request.org_ctx.can_write, **extra}  # type: ignore[attr-defined]
 
 
+def _from_backend(read: Callable[[Organization], list[dict[str, Any]]],
+                  org: Organization) -> tuple[list[dict[str, Any]], str]:
+    """What Alertmanager answered, or nothing and the reason it could not (the page shows it in place)."""
+    try:
+        return read(org), ""
+    except ServiceError as exc:
+        return [], exc.message
+
+
 @org_view()
 def alert_list(request: HttpRequest) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
-    alerts: list[dict[str, Any]] = []
-    backend_error = ""
-    try:
-        alerts = services.active_alerts(org)
-    except ServiceError as exc:
-        backend_error = exc.message
+    alerts, backend_error = _from_backend(services.active_alerts, org)
     counts = {s: 0 for s in Severity.values}
     for a in alerts:
         sev = a.get("labels", {}).get("severity", "")
@@ -68,11 +74,6 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 @org_view()
 def silence_list(request: HttpRequest) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
-    silences: list[dict[str, Any]] = []
-    backend_error = ""
-    try:
-        silences = services.list_silences(org)
-    except ServiceError as exc:
-        backend_error = exc.message
+    silences, backend_error = _from_backend(services.list_silences, org)
     return render(request, "alerts_app/silences.html", {
         "org": org, "silences": silences, "backend_error": backend_error, "page_config": _page_config(request)})

@@ -32,7 +32,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import start_gunicorn  # noqa: E402
+from bench.harness import start_gunicorn, stop  # noqa: E402
 from dashboards_app.demo import workload  # noqa: E402
 from tests import procs  # noqa: E402
 
@@ -200,9 +200,7 @@ def main() -> int:
               f"overview_ratio={worst / TARGET_PAGE_S:.2f}")
         return 0 if ok else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(10)
+        stop(gunicorn)
         prom.cleanup()
         wl.terminate()
         wl.wait(10)

@@ -22,7 +22,6 @@ import argparse
 import multiprocessing as mp
 import os
 import random
-import signal
 import socket
 import statistics
 import struct
@@ -34,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.harness import start_gunicorn, stop  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench_logs"
 TARGET = 30_000
 SERVICES = ["api-router", "user-service", "analytics", "billing", "auth"]
@@ -138,23 +139,10 @@ def build_bodies(n_bodies: int, batch: int, seed: int) -> list[Body]:
 def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
     # Persistent connections, as a production deployment would run (a new PostgreSQL backend per request
     # costs a fork and a few milliseconds).
-    env = dict(os.environ, DATABASE_URL=url + "?conn_max_age=600", DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
-               LOGS_INGEST_MAX_CONCURRENCY="64")
+    env = dict(os.environ, DATABASE_URL=url + "?conn_max_age=600", DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
+               LOG_LEVEL="WARNING", LOGS_INGEST_MAX_CONCURRENCY="64")
     env.pop("REDIS_URL", None)
-    cmd = [str(ROOT / ".venv/bin/gunicorn"), "portal.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-           "--threads", str(threads), "--worker-class", "gthread", "--log-level", "warning", "--timeout", "120"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    import httpx
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop(proc)
-    raise RuntimeError("gunicorn did not start")
+    return start_gunicorn(env, port, workers, threads)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -184,15 +172,6 @@ def server_pids(server: subprocess.Popen[bytes], db_name: str) -> list[int]:
         c.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db_name])
         pids += [r[0] for r in c.fetchall()]
     return pids
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def sender(url: str, token: str, bodies: list[Body], batch: int, seconds: float, start_at: float,

@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import start_gunicorn  # noqa: E402
+from bench.harness import start_gunicorn, stop  # noqa: E402
 from tests import procs  # noqa: E402
 from tests.metrics import remote_write  # noqa: E402
 
@@ -213,9 +213,7 @@ def main() -> int:
               f"enforce_p99_ms={p99:.3f} cached_rps={rps:.0f}")
         return 0 if ok else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(10)
+        stop(gunicorn)
         prom.cleanup()
         shutil.rmtree(var_dir, ignore_errors=True)
 

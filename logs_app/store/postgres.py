@@ -167,10 +167,6 @@ class PostgresLogStore(SQLLogStore):
         return LogPage([self._log_from_row(r) for r in found],
                        encode_cursor(i=nxt, s=snap, l=low, c=candidate, t=candidate_at, o=org.pk))
 
-    def _last_id(self, cursor: Any) -> int:
-        cursor.execute("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq")
-        return int(cursor.fetchone()[0])
-
     def _server_cursor(self) -> Any:
         return connection.chunked_cursor()
 

@@ -70,9 +70,6 @@ class SQLLogStore(LogStore):
         loaded = json.loads(value or "{}")
         return loaded if isinstance(loaded, (dict, list)) else {}
 
-    def _last_id(self, cursor: Any) -> int:
-        raise NotImplementedError
-
     def _server_cursor(self) -> Any:
         return connection.cursor()
 
@@ -211,39 +208,13 @@ class SQLLogStore(LogStore):
         return LogContext(record, [self._log_from_row(r) for r in reversed(older)],
                           [self._log_from_row(r) for r in newer])
 
-    def tail(self, org: Organization, query: str | Node, since_cursor: str | None = None, limit: int = 500) -> LogPage:
-        where, params = self._where(query)
-        if since_cursor is None:
-            with connection.cursor() as c:
-                return LogPage([], encode_cursor(i=self._last_id(c), o=org.pk))
-        cur = decode_cursor(since_cursor, "i", "o")
-        if cur["o"] != org.pk:
-            raise ForeignCursorError("This cursor belongs to another organization.")
-        since = int(cur["i"])
-        with connection.cursor() as c:
-            high = self._last_id(c)
-        now_us = to_us(datetime.now().astimezone())
-        rows = self._run(
-            f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND id > %s AND id <= %s "
-            f"AND {where} ORDER BY id LIMIT %s", [org.pk, now_us - TAIL_WINDOW_US, since, high, *params, limit])
-        records = [self._log_from_row(r) for r in rows]
-        # A full page resumes after its last row; otherwise everything up to `high` has been looked at.
-        last = int(rows[-1][0]) if len(rows) >= limit else max(since, high)
-        return LogPage(records, encode_cursor(i=last, o=org.pk))
-
     def iter_records(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                      batch_size: int = 2000) -> Generator[LogRecord, None, None]:
         where, params = self._where(query)
         sql = (f"SELECT {_LOG_SELECT} FROM {LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s "
                f"AND {where} ORDER BY time_us, id")
-        with self._server_cursor() as c:
-            c.execute(sql, [org.pk, to_us(start), to_us(end), *params])
-            while True:
-                rows = c.fetchmany(batch_size)
-                if not rows:
-                    return
-                for r in rows:
-                    yield self._log_from_row(r)
+        for row in self._stream(sql, [org.pk, to_us(start), to_us(end), *params], batch_size):
+            yield self._log_from_row(row)
 
     # -- traces ------------------------------------------------------------------------------------
 
@@ -252,14 +223,15 @@ class SQLLogStore(LogStore):
         where, params = self._where(query, target="spans")
         sql = (f"SELECT {_SPAN_SELECT} FROM {SPAN_TABLE} WHERE org_id = %s AND start_us >= %s AND start_us < %s "
                f"AND {where} ORDER BY start_us, id")
+        for row in self._stream(sql, [org.pk, to_us(start), to_us(end), *params], batch_size):
+            yield self._span_from_row(row)
+
+    def _stream(self, sql: str, params: Sequence[Any], batch_size: int) -> Generator[Sequence[Any], None, None]:
+        """Rows of `sql` through a server-side cursor, `batch_size` at a time (constant memory)."""
         with self._server_cursor() as c:
-            c.execute(sql, [org.pk, to_us(start), to_us(end), *params])
-            while True:
-                rows = c.fetchmany(batch_size)
-                if not rows:
-                    return
-                for r in rows:
-                    yield self._span_from_row(r)
+            c.execute(sql, params)
+            while rows := c.fetchmany(batch_size):
+                yield from rows
 
     def get_trace(self, org: Organization, trace_id: str) -> Trace | None:
         tid = trace_id.lower()

@@ -74,8 +74,9 @@ def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResp
     log.warning("database unavailable on %s: %s", request.path, exception)
     message = "The portal's database is unavailable; retry later."
     if request.path.startswith("/prometheus/"):
-        resp: HttpResponse = HttpResponse(json.dumps({"status": "error", "errorType": "unavailable", "error": message}),
-                                          status=503, content_type="application/json")
+        from metrics_app.prom_views import prom_error  # the Prometheus API's own error format
+
+        resp: HttpResponse = prom_error(503, message, {"backend": "database"})
     elif request.path.startswith(MACHINE_PREFIXES):
         resp = json_error(503, "backend_unavailable", message, {"backend": "database"})
     else:

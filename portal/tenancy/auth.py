@@ -67,6 +67,11 @@ def authenticate_ingest(request: HttpRequest) -> Organization:
     raw = bearer_token(request)
     if raw is None:
         raise TokenError("Missing ingest token: send 'Authorization: Bearer <ingest token>'.")
+    return ingest_token_org(raw)
+
+
+def ingest_token_org(raw: str) -> Organization:
+    """The org a raw ingest token writes to; TokenError when it is unknown, revoked, expired or an API token."""
     if ApiToken.parse_lookup(raw) is not None:
         raise TokenError("This is an API token; telemetry needs the organization's ingest token.")
     token: IngestToken = _find_token(IngestToken, raw)

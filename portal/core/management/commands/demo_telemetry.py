@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
 from portal.tenancy import services
-from portal.tenancy.models import IngestToken, Organization
+from portal.tenancy.auth import TokenError, ingest_token_org
+from portal.tenancy.models import Organization
 
 ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/images", "/v1/audio/transcriptions"]
 MODELS = ["gpt-large", "gpt-small", "embed-v3", "whisper-2", "vision-1"]
@@ -129,11 +129,10 @@ def demo_tokens() -> dict[str, str]:
 
 
 def _usable(org: Organization, secret: str) -> bool:
-    lookup = IngestToken.parse_lookup(secret)
-    token = IngestToken.objects.for_org(org).filter(lookup=lookup, revoked_at=None).first() if lookup else None
-    if token is None or not token.matches(secret):
+    try:
+        return ingest_token_org(secret) == org
+    except TokenError:
         return False
-    return token.expires_at is None or token.expires_at > timezone.now()
 
 
 class Command(BaseCommand):
