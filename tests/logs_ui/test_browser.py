@@ -153,3 +153,16 @@ def test_traces_service_map_and_performance(page: Any, live_server: Any, output_
     page.wait_for_function("document.querySelectorAll('#latency-histogram .bars path').length > 0")
     assert "p95 2.50 s" in page.inner_text("#histo-title")
     page.screenshot(path=str(output_dir / "logs_ui-9-performance.png"), full_page=True)
+
+
+def test_a_parse_error_is_shown_under_the_cursor(page: Any, live_server: Any, output_dir: Path) -> None:
+    query = "level=error AND (service=x"
+    page.goto(live_server.url + "/o/acme/logs/")
+    page.fill("#q", query)
+    page.click("#run")
+    box = page.locator("#query-error")
+    box.wait_for(state="visible")
+    query_line, caret_line = box.locator("pre").inner_text().split("\n")[:2]
+    assert query_line == query
+    assert caret_line.endswith("^") and len(caret_line) - 1 == len(query)  # the caret under the missing ")"
+    page.screenshot(path=str(output_dir / "logs_ui-parse-error.png"))
