@@ -39,22 +39,31 @@ def check_alertmanager_config(text: str) -> None:
     _run("amtool", [settings.AMTOOL, "check-config"], text, ".yml")
 
 
-def atomic_write(path: Path, text: str) -> bool:
+def atomic_write(path: Path, text: str, *, private: bool = False) -> bool:
     """Write via a temp file in the same directory + rename, so a reader never sees half a file.
-    Returns False when the file already had this content (nothing to reload)."""
+    Returns False when the file already had this content (nothing to reload).
+
+    `private`: the text holds credentials. mkstemp creates the file 0600 and it is never widened, so
+    there is no moment where another user could read it; a same-content file with a wider mode (written
+    by an older version) is rewritten."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if path.read_text() == text:
+        if path.read_text() == text and not (private and path.stat().st_mode & 0o077):
             return False
     except FileNotFoundError:
         pass
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     # No fsync: rename keeps readers from ever seeing half a file, and after a crash the reconcile
     # rewrites whatever differs from the database; an fsync per file would cost seconds per 1,000 orgs.
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        if not private:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return True
 
 
@@ -94,6 +103,14 @@ def _check_rules_batch(texts: dict[str, str]) -> dict[str, str]:
             mine = [ln.replace(str(p), "<rules>") for ln in lines if ln.startswith(str(p))]
             if mine:
                 errors[key] = "\n".join(mine)[-2000:]
-        if not errors:  # promtool failed in a way we could not attribute: fail them all, write nothing
+        if not errors:
+            # promtool failed in a way we could not attribute: check each file alone, so one org's file
+            # never holds back the others'.
+            for key, p in paths.items():
+                try:
+                    _run("promtool", [settings.PROMTOOL, "check", "rules"], p.read_text(), ".yml")
+                except CheckFailed as exc:
+                    errors[key] = exc.output
+        if not errors:  # fails together, passes alone: nothing can be attributed, so nothing is written
             errors = dict.fromkeys(texts, (proc.stderr + proc.stdout)[-2000:])
         return errors

@@ -62,9 +62,8 @@ def import_rules(org: Organization, text: str) -> dict[str, int]:
             try:
                 validate_rule(org, data, check_templates=False)
             except RuleInvalid as exc:
-                field, msg = next(iter(exc.errors.items()))
-                raise ServiceError(400, "invalid", f"{where} ({data['name']}): {field}: {msg}",
-                                   {"field": f"{where}.{field}", "errors": exc.errors}) from exc
+                raise ServiceError(400, exc.code, f"{where} ({data['name']}): {exc.message}",
+                                   {"field": f"{where}.{exc.field}", "errors": exc.errors, **exc.extra}) from exc
             alerts.append(Rule(org=org, **data))
     with transaction.atomic():
         created = Rule.objects.all_orgs().bulk_create(alerts)

@@ -4,6 +4,7 @@ like any other alert (and resolve when the count drops)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -14,6 +15,8 @@ from portal.tenancy.models import Organization
 
 from . import render
 from .models import Rule, RuleKind
+
+log = logging.getLogger(__name__)
 
 
 class LogCounter(Protocol):
@@ -59,6 +62,8 @@ def evaluate(rule: Rule, store: LogCounter, am: AlertmanagerClient, now: datetim
 
 
 def evaluate_all(store: LogCounter | None = None, am: AlertmanagerClient | None = None) -> dict[str, Any]:
+    """Evaluate every enabled log rule, each on its own: a rule that fails (a search stored before save
+    checks existed, a store error) is marked with `log_error` and the others still evaluate and fire."""
     store = store or default_store()
     am = am or AlertmanagerClient()
     results = []
@@ -68,5 +73,15 @@ def evaluate_all(store: LogCounter | None = None, am: AlertmanagerClient | None 
         try:
             results.append(evaluate(rule, store, am))
         except BackendUnavailable:
+            errors += 1  # Alertmanager down: no rule's fault, nothing to mark
+            continue
+        except Exception as exc:  # noqa: BLE001 - one org's broken rule must not stop every org's alerting
             errors += 1
+            message = f"log search failed: {getattr(exc, 'message', None) or exc}"[:4000]
+            log.warning("log rule %s of org %s: %s", rule.pk, rule.org_id, message)
+            if rule.log_error != message:
+                Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error=message)
+            continue
+        if rule.log_error:
+            Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error="")
     return {"evaluated": len(results), "firing": sum(1 for r in results if r["firing"]), "errors": errors}

@@ -101,6 +101,8 @@ class Rule(OrgOwned):
     sync_error = models.TextField(blank=True, default="")
     synced_at = models.DateTimeField(null=True, blank=True)
     log_firing_since = models.DateTimeField(null=True, blank=True)
+    # Why the last evaluation of a log rule failed ("" when it ran); one bad rule never stops the others.
+    log_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,8 @@
-"""Notifications the portal sends itself: the relay for receivers Alertmanager 0.25 lacks (Teams) or
-cannot shape (generic webhook with custom headers + HMAC-SHA256 body signature), and "send test
-notification" for every channel kind."""
+"""Notifications the portal sends itself: the relay for every channel with an org-supplied URL (Slack;
+Teams, which Alertmanager 0.25 lacks; generic webhooks with custom headers + HMAC-SHA256 body signature)
+and "send test notification" for every channel kind. Every request goes through the outbound-URL guard
+(portal.backends.outbound): checked again at send time, pinned to the checked address, no redirects,
+and the result names the status or the failure, never the receiver's body."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.mail import send_mail
+
+from portal.backends import outbound
 
 from . import secrets
 from .models import Channel, ChannelKind
@@ -25,11 +29,7 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    try:
-        resp = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers}, timeout=TIMEOUT)
-    except httpx.HTTPError as exc:
-        return {"ok": False, "status": None, "detail": f"{type(exc).__name__}: {exc}"}
-    return {"ok": resp.is_success, "status": resp.status_code, "detail": resp.text[:300]}
+    return outbound.post(url, body, {"Content-Type": "application/json", **headers}, TIMEOUT).as_dict()
 
 
 def teams_card(payload: dict[str, Any]) -> dict[str, Any]:
@@ -45,14 +45,29 @@ def teams_card(payload: dict[str, Any]) -> dict[str, Any]:
             "sections": [{"facts": facts}], "portal": {"status": status, "commonLabels": labels}}
 
 
+def slack_message(channel: Channel, payload: dict[str, Any]) -> dict[str, Any]:
+    status = str(payload.get("status", "firing"))
+    title = f"[{status.upper()}] {payload.get('commonLabels', {}).get('alertname', 'alert')}"
+    lines = [f"{a.get('annotations', {}).get('summary', '')} {json.dumps(a.get('labels', {}), sort_keys=True)}"
+             for a in payload.get("alerts", [])]
+    body: dict[str, Any] = {"text": "\n".join([title, *lines]), "attachments": [{"title": title}]}
+    if channel.config.get("channel"):
+        body["channel"] = channel.config["channel"]
+    return body
+
+
 def relay(channel: Channel, payload: dict[str, Any]) -> dict[str, Any]:
-    """Forward one Alertmanager webhook payload to a Teams or generic-webhook channel."""
+    """Forward one Alertmanager webhook payload to a Slack, Teams or generic-webhook channel."""
     sec = secrets.read(channel)
+    if channel.kind == ChannelKind.SLACK:
+        return _post(sec.get("webhook_url", ""), json.dumps(slack_message(channel, payload)).encode(), {})
     if channel.kind == ChannelKind.TEAMS:
         return _post(sec.get("webhook_url", ""), json.dumps(teams_card(payload)).encode(), {})
     if channel.kind == ChannelKind.WEBHOOK:
         body = json.dumps(payload, sort_keys=True).encode()
-        headers = {str(k): str(v) for k, v in (sec.get("headers") or {}).items()}
+        # Checked at save too; again here so a header stored before the rule existed is never sent.
+        headers = {str(k): str(v) for k, v in (sec.get("headers") or {}).items()
+                   if outbound.header_problem(k, v) is None}
         if sec.get("hmac_secret"):
             headers[SIGNATURE_HEADER] = signature(sec["hmac_secret"], body)
         return _post(sec.get("url", ""), body, headers)
@@ -79,12 +94,6 @@ def send_test(channel: Channel) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - SMTP errors come in many types; report them all
             return {"ok": False, "status": None, "detail": f"{type(exc).__name__}: {exc}"}
         return {"ok": sent > 0, "status": None, "detail": f"sent to {sent} message(s)"}
-    if channel.kind == ChannelKind.SLACK:
-        body: dict[str, Any] = {"text": "Test notification from the portal",
-                                "attachments": [{"title": "PortalTestNotification"}]}
-        if channel.config.get("channel"):
-            body["channel"] = channel.config["channel"]
-        return _post(sec.get("webhook_url", ""), json.dumps(body).encode(), {})
     if channel.kind == ChannelKind.PAGERDUTY:
         event = {"routing_key": sec.get("routing_key", ""), "event_action": "trigger",
                  "payload": {"summary": "Test notification from the portal", "severity": "info",

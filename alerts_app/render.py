@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from django.conf import settings
 from portal.tenancy.models import Organization
 
 from .models import Channel, ChannelKind, NotificationPolicy, RecordingRule, Rule, RuleKind, Severity
-from .validation import enforce_promql, rule_expression
+from .validation import check_rule_templates, enforce_promql, rule_expression
 
 
 def to_yaml(doc: dict[str, Any]) -> str:
@@ -46,6 +48,9 @@ def notify_value(channel_ids: Iterable[int]) -> str:
 
 
 def alert_rule_doc(org: Organization, rule: Rule, channel_ids: Iterable[int]) -> dict[str, Any]:
+    # Template allow-list again (a row written before it, or past the API): a refused rule raises and is
+    # left out of the file, marked in error, as an unrenderable rule is.
+    check_rule_templates(rule.labels or {}, rule.annotations or {})
     labels = {**rule.labels, "severity": rule.severity, org.label_name: org.label_value,
               RULE_LABEL: str(rule.pk), NOTIFY_LABEL: notify_value(channel_ids)}
     doc: dict[str, Any] = {"alert": _alert_name(rule.name), "expr": enforce_promql(org, rule_expression(org, rule))}
@@ -111,31 +116,42 @@ def hook_url(org_id: int, receiver: str) -> str:
     return f"{settings.ALERTS_HOOK_BASE_URL.rstrip('/')}/hooks/alertmanager/{org_id}/{receiver}/"
 
 
-def _hook_config(org_id: int, receiver: str, send_resolved: bool) -> dict[str, Any]:
+def secrets_dir() -> Path:
+    """Where the credentials the Alertmanager config points at live (0600 files, one per secret), so the
+    config itself holds none in clear."""
+    return Path(settings.ALERTMANAGER_CONFIG_FILE).absolute().parent / "secrets"
+
+
+def _secret_ref(files: dict[str, str], name: str, value: str) -> str:
+    files[name] = value
+    return str(secrets_dir() / name)
+
+
+def _hook_config(org_id: int, receiver: str, send_resolved: bool, files: dict[str, str]) -> dict[str, Any]:
+    token = _secret_ref(files, f"org{org_id}-{receiver}-bearer", hook_token(org_id, receiver))
     return {"url": hook_url(org_id, receiver), "send_resolved": send_resolved, "max_alerts": 0,
-            "http_config": {"authorization": {"type": "Bearer", "credentials": hook_token(org_id, receiver)}}}
+            "http_config": {"authorization": {"type": "Bearer", "credentials_file": token}}}
 
 
-def channel_receiver(channel: Channel, secrets: dict[str, Any]) -> dict[str, Any]:
+def channel_receiver(channel: Channel, secrets: dict[str, Any], files: dict[str, str]) -> dict[str, Any]:
+    """The channel's receiver; its secrets go into `files` (name → content) behind Alertmanager's
+    `*_file` fields."""
     name = f"org{channel.org_id}-ch{channel.pk}"
     resolved = channel.send_resolved
     if channel.kind == ChannelKind.EMAIL:
         to = ", ".join(channel.config.get("addresses", []))
         return {"name": name, "email_configs": [{"to": to, "send_resolved": resolved}]}
-    if channel.kind == ChannelKind.SLACK:
-        cfg: dict[str, Any] = {"api_url": secrets.get("webhook_url", ""), "send_resolved": resolved,
-                               "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}',
-                               "text": '{{ range .Alerts }}{{ .Annotations.summary }} {{ .Labels }}\n{{ end }}'}
-        if channel.config.get("channel"):
-            cfg["channel"] = channel.config["channel"]
-        return {"name": name, "slack_configs": [cfg]}
     if channel.kind == ChannelKind.PAGERDUTY:
         return {"name": name, "pagerduty_configs": [{
-            "routing_key": secrets.get("routing_key", ""), "url": settings.ALERTS_PAGERDUTY_URL,
+            "routing_key_file": _secret_ref(files, f"{name}-routing-key", str(secrets.get("routing_key", ""))),
+            "url": settings.ALERTS_PAGERDUTY_URL,
             "send_resolved": resolved, "severity": "{{ .CommonLabels.severity }}"}]}
-    # Teams (no native receiver in Alertmanager 0.25) and generic webhooks (custom headers and an HMAC
-    # signature that Alertmanager cannot add) are relayed by the portal.
-    return {"name": name, "webhook_configs": [_hook_config(int(channel.org_id), f"ch{channel.pk}", resolved)]}
+    # Slack, Teams (no native receiver in Alertmanager 0.25) and generic webhooks (custom headers and an
+    # HMAC signature that Alertmanager cannot add) are relayed by the portal: an org's URL is then only
+    # ever called through the outbound-URL guard, pinned to the address it checked at send time, where
+    # Alertmanager would resolve the name again itself (DNS rebinding).
+    return {"name": name,
+            "webhook_configs": [_hook_config(int(channel.org_id), f"ch{channel.pk}", resolved, files)]}
 
 
 def _time_intervals(org_id: int, policy: NotificationPolicy | None) -> list[dict[str, Any]]:
@@ -174,21 +190,39 @@ def org_route(org: Organization, channels: list[Channel], policy: NotificationPo
     return route
 
 
-def render_alertmanager_config(orgs: list[Organization], channels: dict[int, list[Channel]],
-                               policies: dict[int, NotificationPolicy],
-                               secrets: dict[int, dict[str, Any]]) -> str:
+@dataclass
+class OrgFragment:
+    """One org's part of the shared Alertmanager config. The sync checks fragments on their own, so a
+    part that `amtool` refuses is set aside without holding back any other org's."""
+
+    org_id: int
+    route: dict[str, Any]
+    receivers: list[dict[str, Any]]
+    time_intervals: list[dict[str, Any]] = field(default_factory=list)
+    # secret file name (in secrets_dir()) → content; empty for a fragment read back from disk
+    secret_files: dict[str, str] = field(default_factory=dict)
+
+
+def org_fragment(org: Organization, channels: list[Channel], policy: NotificationPolicy | None,
+                 secrets: dict[int, dict[str, Any]]) -> OrgFragment:
+    org_id = int(org.pk)
+    files: dict[str, str] = {}
+    receivers: list[dict[str, Any]] = [
+        {"name": f"org{org_id}-default"},
+        {"name": f"org{org_id}-history", "webhook_configs": [_hook_config(org_id, "history", True, files)]},
+    ]
+    receivers.extend(channel_receiver(ch, secrets.get(int(ch.pk), {}), files) for ch in channels)
+    return OrgFragment(org_id, org_route(org, channels, policy), receivers, _time_intervals(org_id, policy), files)
+
+
+def assemble_alertmanager_config(fragments: Iterable[OrgFragment]) -> str:
     receivers: list[dict[str, Any]] = [{"name": BLACKHOLE}]
     routes = []
     intervals: list[dict[str, Any]] = []
-    for org in orgs:
-        org_id = int(org.pk)
-        policy = policies.get(org_id)
-        org_channels = channels.get(org_id, [])
-        routes.append(org_route(org, org_channels, policy))
-        receivers.append({"name": f"org{org_id}-default"})
-        receivers.append({"name": f"org{org_id}-history", "webhook_configs": [_hook_config(org_id, "history", True)]})
-        receivers.extend(channel_receiver(ch, secrets.get(int(ch.pk), {})) for ch in org_channels)
-        intervals.extend(_time_intervals(org_id, policy))
+    for frag in fragments:
+        routes.append(frag.route)
+        receivers.extend(frag.receivers)
+        intervals.extend(frag.time_intervals)
     smarthost = settings.ALERTS_SMTP_SMARTHOST
     config: dict[str, Any] = {
         "global": {"resolve_timeout": "5m", "smtp_smarthost": smarthost, "smtp_from": settings.ALERTS_SMTP_FROM,
@@ -200,6 +234,66 @@ def render_alertmanager_config(orgs: list[Organization], channels: dict[int, lis
         config["time_intervals"] = intervals
     header = "# Generated by the observability portal. Do not edit: the reconcile task restores it.\n"
     return header + to_yaml(config)
+
+
+def render_alertmanager_config(orgs: list[Organization], channels: dict[int, list[Channel]],
+                               policies: dict[int, NotificationPolicy],
+                               secrets: dict[int, dict[str, Any]]) -> str:
+    return assemble_alertmanager_config(
+        org_fragment(org, channels.get(int(org.pk), []), policies.get(int(org.pk)), secrets) for org in orgs)
+
+
+_ORG_ROUTE_RE = re.compile(r"org([0-9]+)-default")
+
+
+def parse_fragments(text: str | None) -> dict[int, OrgFragment]:
+    """Each org's part of a config the portal wrote (what Alertmanager last accepted), by org id."""
+    config = _load_config(text)
+    out: dict[int, OrgFragment] = {}
+    for route in (config.get("route") or {}).get("routes") or []:
+        m = _ORG_ROUTE_RE.fullmatch(str(route.get("receiver", "")))
+        if m:
+            org_id = int(m.group(1))
+            prefix = f"org{org_id}-"
+            out[org_id] = OrgFragment(
+                org_id, route,
+                [r for r in config.get("receivers") or [] if str(r.get("name", "")).startswith(prefix)],
+                [t for t in config.get("time_intervals") or [] if str(t.get("name", "")).startswith(f"{prefix}mute-")])
+    return out
+
+
+def referenced_files(text: str) -> set[str]:
+    """Every path a config's `*_file` fields name."""
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if str(key).endswith("_file") and isinstance(value, str):
+                    found.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(_load_config(text))
+    return found
+
+
+def _load_config(text: str | None) -> dict[str, Any]:
+    """The portal writes JSON under a comment header (see to_yaml); YAML covers a hand-edited file."""
+    if not text:
+        return {}
+    body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def expected_receivers(org_id: int, channel_ids: Iterable[int]) -> set[str]:

@@ -7,13 +7,13 @@ from typing import Any
 from django.core.validators import URLValidator, validate_email
 from rest_framework import serializers
 
+from portal.backends import outbound
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgRelatedField
 
+from . import am_validation, services, sync
 from . import secrets as channel_secrets
-from . import services, sync
 from .models import Channel, ChannelKind, NotificationPolicy, RecordingRule, Rule, Severity
-from .validation import LABEL_NAME_RE, valid_duration
 
 RULE_FIELDS = ["name", "group", "severity", "kind", "template", "query", "comparator", "threshold", "expr",
                "for_duration", "log_query", "log_count", "log_window_minutes", "labels", "annotations", "enabled"]
@@ -24,9 +24,9 @@ class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 
     class Meta:
         model = Rule
-        fields = ["id", *RULE_FIELDS, "channels", "sync_state", "sync_error", "synced_at", "created_at",
+        fields = ["id", *RULE_FIELDS, "channels", "sync_state", "sync_error", "synced_at", "log_error", "created_at",
                   "updated_at"]
-        read_only_fields = ["sync_state", "sync_error", "synced_at", "created_at", "updated_at"]
+        read_only_fields = ["sync_state", "sync_error", "synced_at", "log_error", "created_at", "updated_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = {f: getattr(self.instance, f) for f in RULE_FIELDS} if self.instance else {}
@@ -74,6 +74,8 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         config = attrs.get("config", self.instance.config if self.instance else {}) or {}
         if not isinstance(config, dict):
             raise _bad("config", "an object")
+        if kind in channel_secrets.SECRET_FIELDS and (problem := am_validation.channel_config_error(str(kind), config)):
+            raise _bad(*problem)
         secret_in = attrs.get("secrets") or {}
         existing = channel_secrets.read(self.instance) if self.instance else {}
         have = {**existing, **{k: v for k, v in secret_in.items() if v}}
@@ -99,14 +101,13 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         elif kind == ChannelKind.PAGERDUTY:
             if not have.get("routing_key"):
                 raise _bad("secrets.routing_key", "the Events API v2 routing key is required")
+            if err := am_validation.routing_key_error(have["routing_key"]):
+                raise _bad("secrets.routing_key", err)
             if not self.instance and "severities" not in attrs:
                 attrs["severities"] = [Severity.CRITICAL]  # PagerDuty pages: critical alerts by default
         elif kind == ChannelKind.WEBHOOK:
+            outbound.check_headers(have.get("headers") or {}, "secrets.headers")
             _need_url(url, have.get("url"), "secrets.url")
-            headers = have.get("headers") or {}
-            if not isinstance(headers, dict) or not all(
-                    isinstance(v, str) and LABEL_NAME_RE.match(k.replace("-", "_")) for k, v in headers.items()):
-                raise _bad("secrets.headers", "an object of header name → string value")
         severities = attrs.get("severities")
         if severities is not None and (not isinstance(severities, list)
                                        or not set(severities) <= set(Severity.values)):
@@ -143,6 +144,8 @@ def _need_url(validator: URLValidator, value: Any, field: str) -> None:
         validator(value or "")
     except Exception as exc:
         raise _bad(field, "an http(s) URL is required") from exc
+    # Last: it resolves the name. Checked again at every send (the portal's relay pins the address).
+    outbound.check_url(value, field)
 
 
 class PolicySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -157,13 +160,11 @@ class PolicySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         for f, v in attrs.items():
             if v is None:
                 raise _bad(f, "may not be null")
-        for f in ("group_wait", "group_interval", "repeat_interval"):
-            if f in attrs and (not valid_duration(attrs[f]) or attrs[f] in ("0s", "")):
-                raise _bad(f, f"{attrs[f]!r} is not a duration like 30s, 5m, 4h")
-        gb = attrs.get("group_by")
-        if gb is not None and (not isinstance(gb, list) or not all(
-                isinstance(x, str) and (x == "..." or LABEL_NAME_RE.match(x)) for x in gb)):
-            raise _bad("group_by", "a list of label names")
+        for f in am_validation.POSITIVE_DURATIONS:
+            if f in attrs and (err := am_validation.duration_error(attrs[f])):
+                raise _bad(f, err)
+        if "group_by" in attrs and (err := am_validation.group_by_error(attrs["group_by"])):
+            raise _bad("group_by", err)
         windows = attrs.get("mute_time_intervals")
         if windows is not None:
             _check_windows(windows)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from metrics_app import federation
 from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
 from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy import audit
@@ -16,8 +17,7 @@ from portal.tenancy.models import Organization
 
 from . import notify, secrets, sync
 from .models import AlertEvent, Channel, NotificationPolicy, Rule, RuleKind
-from .prometheus_admin import PrometheusAdmin
-from .validation import RuleInvalid, enforce_promql, rule_expression, validate_rule
+from .validation import RuleInvalid, rule_expression, validate_rule
 
 
 def backend_error(exc: BackendUnavailable) -> ServiceError:
@@ -28,8 +28,8 @@ def check_rule(org: Organization, data: dict[str, Any]) -> None:
     try:
         validate_rule(org, data)
     except RuleInvalid as exc:
-        field, msg = next(iter(exc.errors.items()))
-        raise ServiceError(400, "invalid", f"{field}: {msg}", {"field": field, "errors": exc.errors}) from exc
+        raise ServiceError(400, exc.code, exc.message,
+                           {"field": exc.field, "errors": exc.errors, **exc.extra}) from exc
 
 
 def after_rule_change(request: Any, org: Organization, rule: Rule | None) -> None:
@@ -150,28 +150,21 @@ def preview(org: Organization, data: dict[str, Any], hours: int = 24, points: in
         raise ServiceError(400, "invalid", f"{field}: required", {"field": field})
     rule = Rule(org=org, kind=kind, query=data.get("query", ""), expr=data.get("expr", ""),
                 comparator=data.get("comparator", ">"), threshold=data.get("threshold"))
-    from metrics_app.promql import PromQLError
-
     shown = rule.query if kind == RuleKind.THRESHOLD else rule.expr
-    try:
-        metric_q = enforce_promql(org, shown)
-        firing_q = enforce_promql(org, rule_expression(org, rule)) if kind == RuleKind.THRESHOLD else metric_q
-    except PromQLError as exc:
-        raise ServiceError(400, "invalid_promql", f"{field}: {exc.message}", {"field": field,
-                                                                               "position": exc.position}) from exc
     end = time.time()
     start = end - hours * 3600
     step = max(15.0, (end - start) / points)
-    prom = PrometheusAdmin()
-    if not prom.configured:
-        raise not_configured("prometheus")
+    # Through federation, like any other read: the org's datasource, its guards and cache, and
+    # X-Scope-OrgID for multi-tenant backends.
     try:
-        series = prom.query_range(metric_q, start, end, step)
-        firing = prom.query_range(firing_q, start, end, step) if kind == RuleKind.THRESHOLD else series
-    except BackendUnavailable as exc:
-        raise backend_error(exc) from exc
-    except BackendRejected as exc:
-        raise ServiceError(400, "invalid_promql", f"{field}: {exc.message}", {"field": field}) from exc
+        series = federation.query_range(org, shown, start, end, step)["result"]
+        firing = (federation.query_range(org, rule_expression(org, rule), start, end, step)["result"]
+                  if kind == RuleKind.THRESHOLD else series)
+    except ServiceError as exc:
+        if exc.status_code == 400:
+            details = {**(exc.details or {}), "field": field}
+            raise ServiceError(400, exc.code, f"{field}: {exc.message}", details) from exc
+        raise
     return {"series": [{"labels": s["metric"], "points": [[float(t), float(v)] for t, v in s["values"]]}
                        for s in series[:20]],
             "threshold": rule.threshold if kind == RuleKind.THRESHOLD else None,

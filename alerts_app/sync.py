@@ -3,7 +3,12 @@ atomically → reload → read back what was really loaded → record each rule'
 
 `sync_orgs([id])` is the per-change path (that org's rule file + the shared Alertmanager config);
 `sync_orgs(None)` is the reconcile (every org, orphan files removed, drift repaired). Both hold the
-one sync lock, so syncs are serialized; per-org generation counters coalesce bursts."""
+one sync lock, so syncs are serialized; per-org generation counters coalesce bursts.
+
+Fault isolation: Prometheus and Alertmanager are shared, so one org's bad part must not stop the others.
+Rule files are per org and checked per file; a file Prometheus refuses on reload is set aside. The
+Alertmanager config is checked whole and, when amtool refuses it, per org (bisection): an org whose part
+fails keeps its last accepted part (or is left out) and alone shows the error."""
 
 from __future__ import annotations
 
@@ -26,9 +31,24 @@ from . import checks, render, secrets
 from .locking import sync_lock
 from .models import Channel, NotificationPolicy, OrgSync, RecordingRule, Rule, RuleKind, SyncState
 from .prometheus_admin import PrometheusAdmin
+from .render import OrgFragment
 
 log = logging.getLogger(__name__)
 _RECEIVER_RE = re.compile(r"^- name: ['\"]?([^'\"\s]+)", re.M)
+_AMTOOL_REASON_RE = re.compile(r"FAILED: (.+)")
+AM_ORG_ERROR = "amtool check-config rejected this organization's notification settings"
+RULES_SET_ASIDE = "Prometheus refused to reload with this organization's rule file on disk"
+
+
+@dataclass
+class AlertmanagerPlan:
+    """What to write: every org's part that amtool accepts, plus the last accepted part (or nothing) of
+    the orgs whose new part it refuses."""
+
+    text: str
+    secret_files: dict[str, str] = field(default_factory=dict)
+    org_errors: dict[int, str] = field(default_factory=dict)
+    error: str = ""  # a failure no org's part explains (the global section): nothing is written
 
 
 @dataclass
@@ -106,25 +126,21 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
                                                 recording_by_org.get(org_id, []), channels_by_rule)
         texts[org_id] = text
         render_failed[org_id] = failed
-    am_text = _render_am(orgs_with_config, orgs)
+    am_fragments = _render_am(orgs_with_config, orgs)
     t = report.mark("render", t)
 
     # 2. Validate: one promtool run over every changed rule file and amtool on the Alertmanager config,
     # side by side (two processes; no database work in the threads).
     changed = {oid: text for oid, text in texts.items() if _read(render.rules_path(oid)) != text}
     am_path = settings.ALERTMANAGER_CONFIG_FILE
-    am_changed = _read(am_path) != am_text
     with ThreadPoolExecutor(max_workers=2) as pool:
         rules_check = pool.submit(checks.check_rules_many, {str(k): v for k, v in changed.items()})
-        am_check = pool.submit(checks.check_alertmanager_config, am_text) if am_changed else None
+        am_check = pool.submit(_plan_alertmanager, am_fragments, _read(am_path))
         invalid = rules_check.result()
-        am_error = ""
-        try:
-            if am_check is not None:
-                am_check.result()
-        except checks.CheckFailed as exc:
-            am_error = f"amtool check-config rejected the Alertmanager config; nothing was written: {exc.output}"
-            log.error(am_error)
+        plan = am_check.result()
+    am_error = plan.error
+    if am_error:
+        log.error(am_error)
     t = report.mark("validate", t)
 
     # 3. Write what passed, atomically; a file that failed validation is never written.
@@ -137,20 +153,26 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
         report.files_written += 1
     if full:
         report.files_removed = _remove_orphans(set(texts))
-    if am_changed and not am_error:
-        checks.atomic_write(am_path, am_text)
-        report.am_written = True
+    for org_id, msg in plan.org_errors.items():
+        log.warning("org %s: %s", org_id, msg)
+        report.errors[org_id] = "\n".join(filter(None, [report.errors.get(org_id), msg]))
+    if not am_error:
+        _write_alertmanager(report, am_path, plan)
     t = report.mark("write", t)
 
     # 4. Reload both backends and read back what they really loaded (in parallel: HTTP only).
     expected = _expected_ids(target_ids, rules_by_org, render_failed, invalid)
-    wanted = set(target_ids) & orgs_with_config
+    wanted = (set(target_ids) & orgs_with_config) - set(plan.org_errors)
+    set_aside: dict[int, str] = {}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        prom_job = pool.submit(_prometheus_phase, report, full, expected)
+        prom_job = pool.submit(_prometheus_phase, report, full, expected, set_aside)
         am_job = pool.submit(_alertmanager_phase, report, wanted)
         loaded, prom_error = prom_job.result()
         am_backend_error = am_job.result()
     backend_error = prom_error or am_backend_error
+    for org_id, msg in set_aside.items():
+        log.warning("org %s: %s", org_id, msg)
+        report.errors[org_id] = "\n".join(filter(None, [report.errors.get(org_id), msg]))
     t = report.mark("reload_read_back", t)
 
     # 4. Record each rule's state: one transaction, bulk updates (1,000 orgs must not mean 2,000 commits).
@@ -182,27 +204,29 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
             for chunk in _chunks(ids):
                 Rule.objects.all_orgs().filter(id__in=chunk).update(sync_state=SyncState.ERROR,
                                                                     sync_error=msg[:4000])
+        _record_isolated(report, target_ids, {**plan.org_errors, **set_aside}, full)
     report.mark("record_states", t)
     if backend_error:
         raise BackendUnavailable(backend_error.split(" ")[0], backend_error)
     return report
 
 
-def _prometheus_phase(report: SyncReport, full: bool, expected: set[str]) -> tuple[set[str] | None, str]:
+def _prometheus_phase(report: SyncReport, full: bool, expected: set[str],
+                      set_aside: dict[int, str]) -> tuple[set[str] | None, str]:
     prom = PrometheusAdmin()
     if not prom.configured:
         return None, ""
     try:
         t = time.perf_counter()
         if report.files_written or report.files_removed or full:
-            prom.reload()
+            _reload_prometheus(prom, set_aside)
             report.reloaded_prometheus = True
         t = report.mark("prometheus_reload", t)
         loaded = _loaded_rule_ids(prom)
         report.mark("prometheus_read_back", t)
         if full and not expected <= loaded:
             # Drift between disk and memory (a reload that failed, a file edited back): reload once more.
-            prom.reload()
+            _reload_prometheus(prom, set_aside)
             loaded = _loaded_rule_ids(prom)
         return loaded, ""
     except (BackendUnavailable, BackendRejected) as exc:
@@ -225,6 +249,123 @@ def _alertmanager_phase(report: SyncReport, wanted: set[int]) -> str:
     except (BackendUnavailable, BackendRejected) as exc:
         return str(exc)
     return ""
+
+
+def _reload_prometheus(prom: PrometheusAdmin, set_aside: dict[int, str]) -> None:
+    """Prometheus refuses a whole reload for one bad rule file, also one written before this sync (by
+    hand, or by a version whose checks were laxer): set the org files promtool refuses aside and retry."""
+    try:
+        prom.reload()
+    except BackendUnavailable as exc:
+        if not exc.message.startswith("HTTP "):  # not an answer from Prometheus: nothing to isolate
+            raise
+        bad = _set_aside_invalid_rule_files()
+        if not bad:
+            raise
+        set_aside.update(bad)
+        prom.reload()
+
+
+def _set_aside_invalid_rule_files() -> dict[int, str]:
+    on_disk: dict[str, str] = {}
+    for path in render.rules_path(0).parent.glob("portal-org-*.yml"):
+        try:
+            org_id = int(path.stem.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        on_disk[str(org_id)] = _read(path) or ""
+    out: dict[int, str] = {}
+    for key, err in checks.check_rules_many(on_disk).items():
+        path = render.rules_path(int(key))
+        # Kept beside (not matched by Prometheus' *.yml glob) for the operator; the reconcile writes a
+        # validated file again from the database.
+        path.replace(path.with_name(f".{path.name}.rejected"))
+        out[int(key)] = f"{RULES_SET_ASIDE}; it was set aside so the other organizations' rules load: {err}"
+    return out
+
+
+def _plan_alertmanager(fragments: dict[int, OrgFragment], on_disk: str | None) -> AlertmanagerPlan:
+    """Check the config of every org together; when amtool refuses it, find the orgs whose part it
+    refuses (bisection: a few amtool runs, not one per org) and plan a config without their new part."""
+    frags = [fragments[k] for k in sorted(fragments)]
+    text = render.assemble_alertmanager_config(frags)
+    secret_files = {name: content for f in frags for name, content in f.secret_files.items()}
+    if text == on_disk:
+        return AlertmanagerPlan(text, secret_files)
+    try:
+        checks.check_alertmanager_config(text)
+        return AlertmanagerPlan(text, secret_files)
+    except checks.CheckFailed as exc:
+        whole = exc.output
+    try:
+        checks.check_alertmanager_config(render.assemble_alertmanager_config([]))
+        bad = _refused_parts(frags)
+    except checks.CheckFailed as exc:
+        whole, bad = exc.output, {}
+    if not bad:
+        return AlertmanagerPlan("", error="amtool check-config rejected the Alertmanager config; nothing was "
+                                          f"written: {whole}")
+    good = [f for f in frags if f.org_id not in bad]
+    previous = render.parse_fragments(on_disk)
+    kept = {i: previous[i] for i in bad if i in previous}
+    text = render.assemble_alertmanager_config(sorted([*good, *kept.values()], key=lambda f: f.org_id))
+    if kept:
+        try:
+            checks.check_alertmanager_config(text)
+        except checks.CheckFailed:  # the old part no longer loads beside the new ones either
+            kept = {}
+            text = render.assemble_alertmanager_config(good)
+    errors = {org_id: f"{AM_ORG_ERROR}; " + ("its last accepted version stays in use" if org_id in kept
+                                             else "it is left out of Alertmanager") + f": {reason}"
+              for org_id, reason in bad.items()}
+    secret_files = {name: content for f in good for name, content in f.secret_files.items()}
+    return AlertmanagerPlan(text, secret_files, errors)
+
+
+def _refused_parts(frags: list[OrgFragment]) -> dict[int, str]:
+    """{org id: amtool's reason} for each part amtool refuses; names are per org, so parts that pass
+    alone pass together."""
+    if not frags:
+        return {}
+    try:
+        checks.check_alertmanager_config(render.assemble_alertmanager_config(frags))
+        return {}
+    except checks.CheckFailed as exc:
+        if len(frags) == 1:
+            m = _AMTOOL_REASON_RE.search(exc.output)
+            return {frags[0].org_id: m.group(1).strip() if m else exc.output}
+    mid = len(frags) // 2
+    return {**_refused_parts(frags[:mid]), **_refused_parts(frags[mid:])}
+
+
+def _write_alertmanager(report: SyncReport, am_path: Any, plan: AlertmanagerPlan) -> None:
+    """Secrets first (the config names them), each in its own 0600 file; then the config (0600 too: its
+    hook URLs and routing are the org's business); then secrets no longer named."""
+    directory = render.secrets_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name, content in plan.secret_files.items():
+        checks.atomic_write(directory / name, content, private=True)
+    report.am_written = checks.atomic_write(am_path, plan.text, private=True)
+    named = render.referenced_files(plan.text)
+    for path in directory.iterdir():
+        if path.is_file() and str(path) not in named and not path.name.startswith("."):
+            path.unlink(missing_ok=True)
+
+
+def _record_isolated(report: SyncReport, target_ids: list[int], isolated: dict[int, str], full: bool) -> None:
+    """An org set aside shows its own error, also when another org's sync found it; the reconcile clears
+    the error of an org whose part is accepted again."""
+    targets = set(target_ids)
+    for org_id, msg in isolated.items():
+        OrgSync.objects.all_orgs().get_or_create(org_id=org_id)
+        OrgSync.objects.all_orgs().filter(org_id=org_id).update(last_error=report.errors.get(org_id, msg)[:4000])
+        if org_id not in targets:
+            Rule.objects.all_orgs().filter(org_id=org_id).update(sync_state=SyncState.ERROR,
+                                                                sync_error=msg[:4000])
+    if full:
+        for prefix in (AM_ORG_ERROR, RULES_SET_ASIDE):
+            OrgSync.objects.all_orgs().filter(org_id__in=targets - set(report.errors),
+                                              last_error__startswith=prefix).update(last_error="")
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
@@ -260,15 +401,15 @@ def _load_rules(org_ids: list[int]) -> tuple[dict[int, list[Rule]], dict[int, li
     return rules, recording, by_rule
 
 
-def _render_am(org_ids: set[int], orgs: dict[int, Organization]) -> str:
+def _render_am(org_ids: set[int], orgs: dict[int, Organization]) -> dict[int, OrgFragment]:
     channels: dict[int, list[Channel]] = {}
     chan_secrets: dict[int, dict[str, Any]] = {}
     for ch in Channel.objects.all_orgs().filter(org_id__in=org_ids).order_by("org_id", "id"):
         channels.setdefault(int(ch.org_id), []).append(ch)
         chan_secrets[int(ch.pk)] = secrets.read(ch)
     policies = {int(p.org_id): p for p in NotificationPolicy.objects.all_orgs().filter(org_id__in=org_ids)}
-    return render.render_alertmanager_config([orgs[i] for i in sorted(org_ids) if i in orgs], channels,
-                                             policies, chan_secrets)
+    return {i: render.org_fragment(orgs[i], channels.get(i, []), policies.get(i), chan_secrets)
+            for i in sorted(org_ids) if i in orgs}
 
 
 def _remove_orphans(keep: set[int]) -> int:

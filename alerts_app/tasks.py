@@ -5,37 +5,28 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import shared_task
-
 from portal.backends.alertmanager import BackendUnavailable
+from portal.celery import periodic
+from portal.core.task_policy import RetryPolicy, task
 
 log = logging.getLogger(__name__)
 
-MAX_RETRIES = 8
+# Prometheus or Alertmanager down, or another sync holding the lock. In process there is no broker to delay
+# a retry: the error is reported and the per-minute reconcile retries instead.
+SYNC_RETRY = RetryPolicy(retry_on=(BackendUnavailable, TimeoutError), max_retries=8, expires=3600,
+                         in_process=lambda exc: {"error": str(exc)})
 
 
-def backoff(retries: int) -> int:
-    """2, 4, 8 … 256 s: a backend restart is usually over within the first few tries."""
-    return int(min(2 ** (retries + 1), 300))
-
-
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True, time_limit=300)
-def sync_org_task(self: Any, org_id: int) -> dict[str, Any]:
+@task("alerts_app.tasks.sync_org_task", retry=SYNC_RETRY, acks_late=True, time_limit=300)
+def sync_org_task(org_id: int) -> dict[str, Any]:
     from .sync import sync_org
 
-    try:
-        report = sync_org(org_id)
-    except (BackendUnavailable, TimeoutError) as exc:
-        log.warning("alert sync of org %s failed, will retry: %s", org_id, exc)
-        if self.request.is_eager:
-            # In-process mode has no broker to delay a retry; the per-minute reconcile retries instead.
-            return {"error": str(exc)}
-        raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    report = sync_org(org_id)
     return {"synced": report.synced, "coalesced": report.coalesced, "errors": report.errors}
 
 
-@shared_task(bind=True, max_retries=0, time_limit=600)
-def reconcile_task(self: Any) -> dict[str, Any]:
+@task("alerts_app.tasks.reconcile_task", time_limit=600)
+def reconcile_task() -> dict[str, Any]:
     from .sync import reconcile
 
     try:
@@ -47,8 +38,13 @@ def reconcile_task(self: Any) -> dict[str, Any]:
             "am_written": report.am_written, "synced": report.synced}
 
 
-@shared_task(time_limit=300)
+@task("alerts_app.tasks.evaluate_log_rules_task", time_limit=300)
 def evaluate_log_rules_task() -> dict[str, Any]:
     from .log_rules import evaluate_all
 
     return evaluate_all()
+
+
+# Repair drift between the DB and Prometheus/Alertmanager; evaluate log-based rules.
+periodic("alerts-reconcile", reconcile_task, 60.0)
+periodic("alerts-log-rules", evaluate_log_rules_task, 60.0)

@@ -8,21 +8,40 @@ from typing import Any
 
 from portal.tenancy.models import Organization
 
-from . import checks
+from . import checks, templating
 from .models import RuleKind
 
-DURATION_RE = re.compile(r"^(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?$")
-LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-RULE_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+DURATION_RE = re.compile(r"^(?:\d+y)?(?:\d+w)?(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?\Z")
+LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
+RULE_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 # Labels the portal sets itself; a user label of the same name would change routing or isolation.
 RESERVED_LABELS = {"portal_rule", "portal_notify", "alertname", "severity"}
 ANNOTATION_KEYS = {"summary", "description", "runbook_url"}
 
 
 class RuleInvalid(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+    """Per-field errors. A value is a message, or {key: message} for one label or annotation; `code` and
+    `extra` (e.g. a position and caret for a log search) go into the API error as they are."""
+
+    def __init__(self, errors: dict[str, str | dict[str, str]], *, code: str = "invalid",
+                 extra: dict[str, Any] | None = None) -> None:
         self.errors = errors
+        self.code = code
+        self.extra = extra or {}
+        super().__init__(self.message)
+
+    @property
+    def field(self) -> str:
+        return next(iter(self.errors))
+
+    @property
+    def message(self) -> str:
+        """The first error as `field: message` or `field.key: message`."""
+        value = self.errors[self.field]
+        if isinstance(value, dict):
+            key, text = next(iter(value.items()))
+            return f"{self.field}.{key}: {text}"
+        return f"{self.field}: {value}"
 
 
 def valid_duration(value: str) -> bool:
@@ -110,8 +129,41 @@ def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: b
         errors["annotations"] = f"{bad[0]!r} is not a valid annotation name"
     if errors:
         raise RuleInvalid(errors)
+    if kind == RuleKind.LOG:
+        check_log_query(str(data.get("log_query", "")))
+    check_rule_templates(labels, annotations)
     if kind != RuleKind.LOG and check_templates:
         _check_templates_with_promtool(labels, annotations, duration)
+
+
+def check_rule_templates(labels: dict[str, Any], annotations: dict[str, Any]) -> None:
+    """The template allow-list (alerts_app/templating.py) for every org-owned rule, whatever path it took
+    (API, rule-file import, catalog template); render runs it again before a rule reaches Prometheus."""
+    if refused := templating.refused_templates(labels, annotations):
+        field, key, exc = refused
+        raise RuleInvalid({field: {key: exc.message}}, extra={"key": key, "position": exc.position})
+
+
+def check_log_query(query: str) -> None:
+    """A log rule's search, checked as the logs search API checks one (same parser, same position and
+    caret); the rule always searches its own org, so any `org=` term is refused."""
+    from django.db import connection
+
+    from logs_app.query import QueryError, parse, split_org_terms
+    from logs_app.query.sql import compile_query
+
+    try:
+        if "\x00" in query:
+            raise QueryError("The query contains a NUL character", query.index("\x00"), query)
+        node, org_terms = split_org_terms(parse(query))
+        if org_terms:
+            raise QueryError("a log rule always searches its own organization; remove org=",
+                             org_terms[0].position, query)
+        compile_query(node, connection.vendor)
+    except QueryError as exc:
+        raise RuleInvalid({"log_query": str(exc)}, code="invalid_query",
+                          extra={**exc.details(), "query": query,
+                                 "caret": " " * exc.position + "^"}) from exc
 
 
 def _check_templates_with_promtool(labels: dict[str, str], annotations: dict[str, str], duration: str) -> None:

@@ -1,7 +1,8 @@
 """Benchmark: alert rule sync (issue 7, "Must show" 13).
 
-Starts what it measures: Prometheus and Alertmanager (tests/procs.py), a fresh SQLite database in a temp
-dir (migrated), and a Celery worker on Redis (DB `--redis-db`, flushed first). Then:
+Starts what it measures, in the shipped configuration: Prometheus and Alertmanager (tests/procs.py), its own
+PostgreSQL database `portal_bench_alerts` (created and migrated), Redis (flushed) as the broker, and a
+Celery worker started as docker-compose.yml starts it (`celery -A portal worker`, default pool). Then:
 
 - change → loaded: `--changes` times, a rule is created through the service path (commit → on_commit
   queues `sync_org_task` → the worker renders, promtool-checks, writes, reloads Prometheus and reads
@@ -12,12 +13,12 @@ dir (migrated), and a Celery worker on Redis (DB `--redis-db`, flushed first). T
   back                                                                        target ≤ 10 s
   and the generated Alertmanager config loads (every org's receivers in /api/v2/status).
 
-    .venv/bin/python bench/alert_sync.py [--changes 20] [--orgs 1000] [--rules 5] [--redis-db 9]
+    .venv/bin/python bench/alert_sync.py [--changes 20] [--orgs 1000] [--rules 5]
 
 BENCH_PROFILE=1 prints a cProfile of the reconcile; BENCH_SHOW_WORKER_LOG=1 the Celery worker's log.
 Other jobs on the machine slow every step, so the load average is printed with the figures.
 
-Takes about a minute. Last line: `PASS|FAIL name=value …` (ratios are measured / target).
+Takes about a minute. Last line: `PASS|FAIL name=value … config=…` (ratios are measured / target).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import harness  # noqa: E402
 from tests import procs  # noqa: E402
 
 TARGET_CHANGE_P95_S = 2.0
@@ -53,7 +55,6 @@ def main() -> int:
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--orgs", type=int, default=1000)
     ap.add_argument("--rules", type=int, default=5)
-    ap.add_argument("--redis-db", type=int, default=9)
     args, _ = ap.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
@@ -61,28 +62,20 @@ def main() -> int:
     rules_dir.mkdir()
     am = procs.start_alertmanager()
     prom = procs.start_prometheus(rules_dir=rules_dir)
-    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
-    env = {**os.environ, "PORTAL_VAR_DIR": str(tmp), "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
-           "SECRET_KEY": "bench-alert-sync-secret-key-0123456789abcdef", "PROMETHEUS_URL": prom.url,
-           "ALERTMANAGER_URL": am.url, "PROMETHEUS_RULES_DIR": str(rules_dir),
-           "ALERTMANAGER_CONFIG_FILE": str(am.files["config"]), "REDIS_URL": redis_url,
-           "CELERY_BROKER_URL": redis_url, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    redis_url = harness.redis_url()
+    db_url = harness.database_url("alerts")
+    env = harness.portal_env(db_url, redis_url, tmp, PROMETHEUS_URL=prom.url, ALERTMANAGER_URL=am.url,
+                             PROMETHEUS_RULES_DIR=str(rules_dir), ALERTMANAGER_CONFIG_FILE=str(am.files["config"]))
     os.environ.update(env)
     worker = None
+    config = harness.config_label("celery(prefork)")
     try:
-        import redis
-
-        redis.Redis.from_url(redis_url).flushdb()
-        subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+        harness.fresh_database("alerts", redis_url)
         worker = subprocess.Popen(
-            [str(ROOT / ".venv/bin/celery"), "-A", "portal", "worker", "--pool=solo", "-c", "1",
-             "--loglevel=warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [str(ROOT / ".venv/bin/celery"), "-A", "portal", "worker", "--loglevel", "INFO"],
             cwd=ROOT, env=env, stdout=open(tmp / "worker.log", "wb"), stderr=subprocess.STDOUT,  # noqa: SIM115
             start_new_session=True)
 
-        import django
-
-        django.setup()
         from django.db import transaction
 
         from alerts_app import sync
@@ -109,8 +102,7 @@ def main() -> int:
         print(f"change → loaded in Prometheus over {len(latencies)} changes: p50 {statistics.median(latencies):.3f}s"
               f"  p95 {change_p95:.3f}s  max {max(latencies):.3f}s  (target ≤ {TARGET_CHANGE_P95_S}s, "
               f"ratio {change_p95 / TARGET_CHANGE_P95_S:.2f})")
-        worker.terminate()
-        worker.wait(20)
+        harness.stop(worker)
         worker = None
 
         # --- full reconcile -----------------------------------------------------------------------
@@ -163,18 +155,16 @@ def main() -> int:
               f"in {reconcile_s:.2f}s (target ≤ {TARGET_RECONCILE_S}s, ratio {reconcile_s / TARGET_RECONCILE_S:.2f})")
         ok = (change_p95 <= TARGET_CHANGE_P95_S and reconcile_s <= TARGET_RECONCILE_S and am_ok
               and loaded_rules == expected)
-        print(f"{'PASS' if ok else 'FAIL'} change_to_loaded_p95_s={change_p95:.3f} "
-              f"change_ratio={change_p95 / TARGET_CHANGE_P95_S:.2f} reconcile_s={reconcile_s:.2f} "
-              f"reconcile_ratio={reconcile_s / TARGET_RECONCILE_S:.2f} am_config_loaded={int(am_ok)} "
-              f"rules_loaded={loaded_rules}")
-        return 0 if ok else 1
+        return harness.verdict(ok, {
+            "change_to_loaded_p95_s": change_p95, "change_ratio": change_p95 / TARGET_CHANGE_P95_S,
+            "reconcile_s": reconcile_s, "reconcile_ratio": reconcile_s / TARGET_RECONCILE_S,
+            "am_config_loaded": am_ok, "rules_loaded": loaded_rules, "valid": am_ok and loaded_rules == expected},
+            config)
+    except harness.BenchInvalid as exc:
+        print(f"invalid run: {exc}")
+        return harness.verdict(False, {"valid": False}, config)
     finally:
-        if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        harness.stop(worker)
         prom.cleanup()
         am.cleanup()
         if (tmp / "worker.log").exists() and os.environ.get("BENCH_SHOW_WORKER_LOG"):
@@ -189,7 +179,7 @@ def wait_loaded(prom_url: str, rule_id: str, timeout: float) -> None:
         if any(r.get("labels", {}).get("portal_rule") == rule_id for g in groups for r in g["rules"]):
             return
         time.sleep(0.02)
-    raise SystemExit(f"FAIL rule {rule_id} not loaded within {timeout}s")
+    harness.check(False, f"rule {rule_id} not loaded within {timeout}s")
 
 
 if __name__ == "__main__":

@@ -1,19 +1,24 @@
-"""Benchmark: OTLP/HTTP log ingest end to end on PostgreSQL (issue 8, "Must show" 9).
+"""Benchmark: OTLP/HTTP log ingest end to end, in the shipped configuration, against a same-run reference.
 
-Starts what it measures: a fresh PostgreSQL database (migrated), the portal under gunicorn, and several
-concurrent sender processes posting OTLP/protobuf log batches (as the SDK's BatchLogRecordProcessor
-does) with an ingest token. Counts records the portal answered 200 for, checks they are all in the
-store, and prints records/s against the issue's reference (>= 30,000 records/s on 2 cores).
+Starts what it measures: its own PostgreSQL database `portal_bench_logs` (created and migrated), Redis,
+the portal under gunicorn as deploy/gunicorn.conf.py runs it (default connection settings), and several
+concurrent sender processes posting OTLP/protobuf log batches of the SDK's default size (512 records per
+export request: BatchLogRecordProcessor's max_export_batch_size) with an ingest token. Every request's
+status is checked (200 or an overload answer, 429/503), and every acknowledged record must be in the store,
+in the sender's org only.
+
+The reference: the rows the portal stored are then loaded again by direct `COPY` into the same indexed,
+partitioned table, in the same batches (one transaction per 512 rows) from as many connections as there
+were senders. The ratio portal ÷ direct says how much of PostgreSQL's own rate the HTTP path keeps, on this
+machine, in this run; it is gated as well as the absolute figure.
 
 Each batch is stamped just before it is sent: its records' times span the last second, oldest first, as
 an SDK's batch of records emitted over its export interval is (the bodies are encoded once; only the
-fixed64 time fields are rewritten). Everything runs on the same machine: senders, gunicorn and
-PostgreSQL share its cores. The CPU lines split where a record's CPU goes (gunicorn, PostgreSQL
-backends, senders) and how much WAL it costs.
+fixed64 time fields are rewritten). Senders, gunicorn and PostgreSQL share the machine's cores.
 
-    .venv/bin/python bench/ingest.py [--senders 4] [--seconds 20] [--batch 1000] [--workers 2]
+    .venv/bin/python bench/ingest.py [--senders 4] [--seconds 20] [--batch 512]
 
-Last line: `PASS|FAIL ingest_records_per_s=<n>`.
+Last line: `PASS|FAIL ingest_records_per_s=… direct_copy_records_per_s=… portal_to_direct_ratio=… … config=…`.
 """
 
 from __future__ import annotations
@@ -22,58 +27,38 @@ import argparse
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import struct
-import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.harness import start_gunicorn, stop  # noqa: E402
+from bench import harness  # noqa: E402
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/portal_bench_logs"
-TARGET = 30_000
+TARGET = 30_000  # records/s on 2 cores, the figure the log store was specified with
+# The HTTP path (protobuf decoding, validation, org checks, COPY encoding) costs more than the COPY itself;
+# below this share of a direct COPY's rate, ingest has regressed relative to the database it feeds.
+TARGET_RATIO = 0.25
 SERVICES = ["api-router", "user-service", "analytics", "billing", "auth"]
 LEVELS = [(9, 70), (13, 15), (17, 10), (5, 5)]  # (severity number, weight): info, warn, error, debug
 WORDS = ("request completed upstream timeout cache miss token refreshed model loaded queue full retry "
          "connection reset by peer auth_failure rate limited payload validated").split()
+SDK_BATCH = 512  # opentelemetry-sdk BatchLogRecordProcessor: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE default
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def setup_database(url: str) -> tuple[str, str]:
-    """Recreate the bench database, migrate it, and make one org with an ingest token.
-    Returns (org slug, ingest token). Must run before Django is imported elsewhere in this process."""
-    import psycopg
-
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    base, _, name = url.rpartition("/")
-    with psycopg.connect(base + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    import django
-
-    django.setup()
-    import logging
-
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+def setup_database(name: str, redis_url: str) -> tuple[str, str, str]:
+    """Create and migrate `portal_bench_<name>`, make the bench org (with an ingest token) and another one.
+    Returns (database URL, org slug, ingest token)."""
+    url = harness.fresh_database(name, redis_url)
     from portal.tenancy import services
 
     org = services.create_org("bench", "Bench Org", "bench")
     services.create_org("other", "Other Org", "other")
-    return org.slug, services.create_ingest_token(org)[1]
+    return url, org.slug, services.create_ingest_token(org)[1]
 
 
 class Body:
@@ -136,15 +121,6 @@ def build_bodies(n_bodies: int, batch: int, seed: int) -> list[Body]:
     return out
 
 
-def start_server(url: str, port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    # Persistent connections, as a production deployment would run (a new PostgreSQL backend per request
-    # costs a fork and a few milliseconds).
-    env = dict(os.environ, DATABASE_URL=url + "?conn_max_age=600", DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
-               LOG_LEVEL="WARNING", LOGS_INGEST_MAX_CONCURRENCY="64")
-    env.pop("REDIS_URL", None)
-    return start_gunicorn(env, port, workers, threads)
-
-
 def cpu_seconds(pids: list[int]) -> float:
     """utime + stime of the given processes (those that still exist), from /proc."""
     total = 0.0
@@ -158,14 +134,9 @@ def cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def gunicorn_pids(server: subprocess.Popen[bytes]) -> list[int]:
-    children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    return [server.pid, *(int(p) for p in children.read_text().split())] if children.exists() else [server.pid]
-
-
-def server_pids(server: subprocess.Popen[bytes], db_name: str) -> list[int]:
+def server_pids(server: harness.Gunicorn, db_name: str) -> list[int]:
     """gunicorn's master and workers, and the PostgreSQL backends connected to the bench database."""
-    pids = gunicorn_pids(server)
+    pids = server.pids()
     from django.db import connection
 
     with connection.cursor() as c:
@@ -177,9 +148,11 @@ def server_pids(server: subprocess.Popen[bytes], db_name: str) -> list[int]:
 def sender(url: str, token: str, bodies: list[Body], batch: int, seconds: float, start_at: float,
            results: Any) -> None:
     import httpx
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
     headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"}
-    ok = rejected = other = 0
+    ok = rejected = 0
+    other: dict[str, int] = {}
     latencies: list[float] = []
     cpu0 = time.process_time()
     with httpx.Client(timeout=60) as client:
@@ -194,47 +167,93 @@ def sender(url: str, token: str, bodies: list[Body], batch: int, seconds: float,
             latencies.append(time.perf_counter() - t)
             i += 1
             if r.status_code == 200:
-                ok += batch
+                # A success with a partial_success would mean records were dropped: a wrong answer.
+                if ExportLogsServiceResponse.FromString(r.content).partial_success.rejected_log_records:
+                    other["partial"] = other.get("partial", 0) + 1
+                else:
+                    ok += batch
             elif r.status_code in (429, 503):
                 rejected += 1
             else:
-                other += 1
+                other[str(r.status_code)] = other.get(str(r.status_code), 0) + 1
     results.put((ok, rejected, other, latencies, time.time(), time.process_time() - cpu0))
+
+
+def direct_copy(db_url: str, after_id: int, batch: int, connections: int) -> tuple[int, float]:
+    """The reference: the rows the portal stored (id > after_id), COPYed again into logs_record, one
+    transaction per `batch` rows, from `connections` connections at once. Returns (rows, seconds)."""
+    import psycopg
+
+    from logs_app.store.sqlbase import LOG_COLUMNS, LOG_TABLE
+
+    cols = ", ".join(LOG_COLUMNS)
+    buf = bytearray()
+    with psycopg.connect(db_url) as conn, conn.cursor() as cur:
+        query = f"COPY (SELECT {cols} FROM {LOG_TABLE} WHERE id > {int(after_id)} ORDER BY id) TO STDOUT"  # noqa: S608
+        with cur.copy(query) as copy:
+            for chunk in copy:
+                buf += chunk
+    lines = bytes(buf).splitlines(keepends=True)
+    chunks = [b"".join(lines[i:i + batch]) for i in range(0, len(lines), batch)]
+    conns = [psycopg.connect(db_url, autocommit=True) for _ in range(connections)]
+    errors: list[BaseException] = []
+
+    def load(k: int) -> None:
+        try:
+            with conns[k].cursor() as cur:
+                for data in chunks[k::connections]:
+                    with cur.copy(f"COPY {LOG_TABLE} ({cols}) FROM STDIN") as copy:
+                        copy.write(data)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(connections)]
+    t = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    seconds = time.perf_counter() - t
+    for conn in conns:
+        conn.close()
+    if errors:
+        raise errors[0]
+    return len(lines), seconds
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     p.add_argument("--senders", type=int, default=4)
     p.add_argument("--seconds", type=float, default=20)
-    p.add_argument("--batch", type=int, default=1000, help="records per OTLP request (SDK default max: 512)")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--threads", type=int, default=2)
-    args = p.parse_args()
+    p.add_argument("--batch", type=int, default=SDK_BATCH, help="records per OTLP request (SDK default: 512)")
+    args, _ = p.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
 
-    print(f"setting up {args.database_url} ...", flush=True)
-    _, token = setup_database(args.database_url)
+    redis_url = harness.redis_url()
+    db_url, _, token = setup_database("logs", redis_url)
     bodies = build_bodies(16, args.batch, seed=1)
     print(f"{len(bodies)} distinct bodies of {args.batch} records, {statistics.mean(len(b.data) for b in bodies) / 1024:.0f} KiB "
           f"each; cores={os.cpu_count()}", flush=True)
-    port = free_port()
-    server = start_server(args.database_url, port, args.workers, args.threads)
+    server = harness.start_gunicorn(harness.portal_env(db_url, redis_url), harness.free_port())
+    config = harness.config_label(server.label)
+    outs: list[Any] = []
     try:
-        url = f"http://127.0.0.1:{port}/otlp/v1/logs"
+        url = f"{server.url}/otlp/v1/logs"
         # Warm up: creates today's partitions and loads code in every worker.
         import httpx
 
-        for _ in range(args.workers * 2):
-            httpx.post(url, content=bytes(bodies[0].stamped(time.time_ns())), headers={"Content-Type": "application/x-protobuf",
-                                                        "Authorization": f"Bearer {token}"}, timeout=60)
+        for _ in range(server.workers * 2):
+            r = httpx.post(url, content=bytes(bodies[0].stamped(time.time_ns())),
+                           headers={"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {token}"},
+                           timeout=60)
+            harness.check(r.status_code == 200, f"warm-up request answered {r.status_code}: {r.text[:300]}")
         from django.db import connection
 
         with connection.cursor() as c:
-            c.execute("SELECT count(*) FROM logs_record")
-            warm = c.fetchone()[0]
-        db_name = args.database_url.rpartition("/")[2]
+            c.execute("SELECT count(*), coalesce(max(id), 0) FROM logs_record")
+            warm, warm_max_id = c.fetchone()
+        db_name = db_url.rpartition("/")[2]
         pids = server_pids(server, db_name)
-        backend_pids = set(pids) - set(gunicorn_pids(server))
+        backend_pids = set(pids) - set(server.pids())
         cpu_before = cpu_seconds(pids)
         gunicorn_before = cpu_seconds([p for p in pids if p not in backend_pids])
         with connection.cursor() as c:
@@ -249,16 +268,11 @@ def main() -> int:
         outs = [results.get(timeout=args.seconds + 180) for _ in procs]
         for pr in procs:
             pr.join(30)
-        # Backends opened during the run (a gunicorn thread's first connection) count whole: all their
-        # CPU was spent in the run.
+        # Backends opened during the run (every request's own connection, with the default settings) count
+        # whole: all their CPU was spent in the run.
         new_pids = [p for p in server_pids(server, db_name) if p not in pids]
         server_cpu = cpu_seconds(pids) - cpu_before + cpu_seconds(new_pids)
         gunicorn_cpu = cpu_seconds([p for p in pids if p not in backend_pids]) - gunicorn_before
-        elapsed = max(o[4] for o in outs) - start_at
-        ok = sum(o[0] for o in outs)
-        rejected = sum(o[1] for o in outs)
-        other = sum(o[2] for o in outs)
-        lat = sorted(x for o in outs for x in o[3])
         with connection.cursor() as c:
             c.execute("SELECT count(*) FROM logs_record")
             stored = c.fetchone()[0] - warm
@@ -267,27 +281,48 @@ def main() -> int:
             foreign = c.fetchone()[0]
             c.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [wal_before])
             wal_bytes = float(c.fetchone()[0])
+    except harness.BenchInvalid as exc:
+        print(f"invalid run: {exc}")
+        return harness.verdict(False, {"ingest_records_per_s": 0}, config)
     finally:
-        stop(server)
+        server.stop()
+    elapsed = max(o[4] for o in outs) - start_at
+    ok = sum(o[0] for o in outs)
     rate = ok / elapsed
+    rejected = sum(o[1] for o in outs)
+    other: dict[str, int] = {}
+    for o in outs:
+        for k, v in o[2].items():
+            other[k] = other.get(k, 0) + v
+    lat = sorted(x for o in outs for x in o[3])
     sender_cpu = sum(o[5] for o in outs)
     server_us = server_cpu / max(ok, 1) * 1e6
     sender_us = sender_cpu / max(ok, 1) * 1e6
-    cores = os.cpu_count() or 1
-    print(f"senders={args.senders} gunicorn workers={args.workers}x{args.threads} threads, {elapsed:.1f}s")
+    print(f"machine load: {os.getloadavg()[0]:.1f} (1 min avg, {os.cpu_count()} cores)")
+    print(f"senders={args.senders} {server.label}, {elapsed:.1f}s")
     print(f"requests={len(lat)} accepted_records={ok} stored_records={stored} overload_answers(429/503)={rejected} "
-          f"errors={other} records_in_other_org={foreign}")
+          f"wrong_answers={other or 0} records_in_other_org={foreign}")
     if lat:
         print(f"request latency p50={lat[len(lat) // 2] * 1000:.0f}ms p95={lat[int(len(lat) * 0.95)] * 1000:.0f}ms")
     gunicorn_us = gunicorn_cpu / max(ok, 1) * 1e6
-    print(f"cpu per record: server {server_us:.1f}us (gunicorn {gunicorn_us:.1f}us, postgres backends "
-          f"{server_us - gunicorn_us:.1f}us), senders {sender_us:.1f}us; WAL {wal_bytes / max(stored, 1):,.0f} bytes/record")
-    print(f"machine load: {os.getloadavg()[0]:.1f} (1 min avg, {cores} cores); cpu-bound capacity of {cores} dedicated "
-          f"cores: {cores * 1e6 / (server_us + sender_us):,.0f} records/s (projection, not the measured figure)")
-    print(f"ingest: {rate:,.0f} records/s (reference {TARGET:,}/s, ratio {rate / TARGET:.2f})")
-    passed = rate >= TARGET and stored == ok and other == 0 and foreign == 0
-    print(f"{'PASS' if passed else 'FAIL'} ingest_records_per_s={rate:.0f}")
-    return 0 if passed else 1
+    # With the default connection settings every request opens its own backend, which has exited before
+    # it can be read: its CPU is then not in the figure.
+    backend = f"{server_us - gunicorn_us:.1f}us" if server_us - gunicorn_us >= 1 else "n/a, connections closed per request"
+    print(f"cpu per record: gunicorn {gunicorn_us:.1f}us, postgres backends {backend}, senders {sender_us:.1f}us; "
+          f"WAL {wal_bytes / max(stored, 1):,.0f} bytes/record")
+    print(f"ingest: {rate:,.0f} records/s (target {TARGET:,}/s, ratio {rate / TARGET:.2f})", flush=True)
+    valid = stored == ok and ok > 0 and not other and foreign == 0
+    print("reference: the same rows by direct COPY into the same table ...", flush=True)
+    copied, copy_s = direct_copy(db_url, warm_max_id, args.batch, args.senders)
+    direct_rate = copied / copy_s if copy_s else 0.0
+    ratio = rate / direct_rate if direct_rate else 0.0
+    print(f"direct COPY: {copied:,} rows in {copy_s:.1f}s = {direct_rate:,.0f} records/s; portal/direct = {ratio:.2f} "
+          f"(target >= {TARGET_RATIO})")
+    passed = valid and rate >= TARGET and ratio >= TARGET_RATIO
+    return harness.verdict(passed, {
+        "ingest_records_per_s": round(rate), "ingest_target_ratio": rate / TARGET,
+        "direct_copy_records_per_s": round(direct_rate), "portal_to_direct_ratio": ratio,
+        "batch": args.batch, "valid": valid}, config)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """Benchmark: federated query_range through the portal vs the same query straight to Prometheus (issue 5,
 "Must show" 7).
 
-Starts what it measures: a Prometheus filled by remote write with `--series` series (default 102,000)
-spread over three orgs, Redis (already running; DB `--redis-db`), and the portal under gunicorn on a
-fresh SQLite database with three orgs and an API token. Then, from one run:
+Starts what it measures, in the shipped configuration: a Prometheus filled by remote write with `--series`
+series (default 102,000) spread over three orgs, Redis (the result cache), its own PostgreSQL database
+`portal_bench_metrics_query` (created and migrated) with three orgs and an API token, and the portal under
+gunicorn as deploy/gunicorn.conf.py runs it. Every timed answer is checked: status 200, and `X-Cache`
+`bypass` for the uncached requests and `hit` for the cached ones. Then, from one run:
 
 - direct Prometheus query_range median (the reference),
 - portal query_range median, uncached (`Cache-Control: no-cache`)   target ≤ 1.2× direct,
 - portal query_range median, cached (X-Cache: hit)                  target ≤ 0.5× direct,
 - PromQL parse+inject p99 over a mix of dashboard queries           target ≤ 1 ms,
-- cached-query throughput with `--clients` concurrent clients on 2 workers (reported).
+- cached-query throughput with `--clients` concurrent clients (reported; every answer a 200 hit).
 
     .venv/bin/python bench/metrics_query.py [--series 102000] [--samples 30] [--requests 40]
                                             [--clients 8] [--seconds 5] [--redis-db 12]
@@ -23,7 +25,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -36,7 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import start_gunicorn, stop  # noqa: E402
+from bench import harness  # noqa: E402
 from tests import procs  # noqa: E402
 from tests.metrics import remote_write  # noqa: E402
 
@@ -74,29 +75,31 @@ def fill_prometheus(url: str, n_series: int, samples: int, step_s: int = 60) -> 
     return written
 
 
-def setup_portal(var_dir: Path, prom_url: str, redis_url: str) -> tuple[dict[str, str], str]:
-    env = {**os.environ, "PORTAL_VAR_DIR": str(var_dir), "DATABASE_URL": f"sqlite:///{var_dir / 'bench.sqlite3'}",
-           "PROMETHEUS_URL": prom_url, "REDIS_URL": redis_url, "DJANGO_SETTINGS_MODULE": "portal.settings",
-           "METRICS_MAX_CONCURRENT_PER_ORG": "1000", "LOG_LEVEL": "WARNING"}
-    py = str(ROOT / ".venv" / "bin" / "python")
-    subprocess.run([py, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    script = (
-        "from portal.tenancy import services\n"
-        "orgs = [services.create_org(s, s.title(), s) for s in ('acme', 'globex', 'initech')]\n"
-        "m = services.add_member(orgs[0], 'bench@acme.example', 'viewer', password='Bench-pass-42')\n"
-        "print(services.create_api_token(orgs[0], m.user, 'bench', 'read')[1])\n"
-    )
-    out = subprocess.run([py, "manage.py", "shell", "-c", script], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True)
-    return env, out.stdout.strip().splitlines()[-1]
+def setup_portal(redis_url: str) -> tuple[str, str]:
+    """The bench database with three orgs and a read token of the first. Returns (database URL, token)."""
+    db_url = harness.fresh_database("metrics_query", redis_url)
+    from portal.tenancy import services
+
+    orgs = [services.create_org(s, s.title(), s) for s in ORGS]
+    m = services.add_member(orgs[0], "bench@acme.example", "viewer", password="Bench-pass-42")
+    token = services.create_api_token(orgs[0], m.user, "bench", "read")[1]
+    from django.db import connections
+
+    connections.close_all()
+    return db_url, token
 
 
-def timed(fn: Any, n: int) -> list[float]:
+def timed_get(c: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str], x_cache: str | None,
+              n: int) -> list[float]:
+    """`n` timed GETs, each one checked: 200 and, when given, the X-Cache the request must get."""
     out = []
     for _ in range(n):
         t = time.perf_counter()
-        fn()
+        r = c.get(url, params=params, headers=headers)
         out.append(time.perf_counter() - t)
+        harness.check(r.status_code == 200, f"{url}: {r.status_code} {r.text[:300]}")
+        if x_cache is not None:
+            harness.check(r.headers.get("X-Cache") == x_cache, f"X-Cache {r.headers.get('X-Cache')}, expected {x_cache}")
     return out
 
 
@@ -121,26 +124,27 @@ def enforce_p99_ms() -> tuple[float, float]:
 
 
 def throughput(url: str, params: dict[str, Any], headers: dict[str, str], clients: int,
-               seconds: float) -> tuple[float, int]:
-    counts = [0] * clients
-    errors = [0] * clients
+               seconds: float) -> tuple[float, dict[str, int]]:
+    """Answers per second from `clients` concurrent clients, and what answered: `hit`, `miss` (the cached
+    entry expired and one request refilled it) or anything else (a status other than 200: wrong)."""
+    tally: dict[str, int] = {}
+    lock = threading.Lock()
     stop = time.monotonic() + seconds
 
-    def worker(i: int) -> None:
+    def worker() -> None:
         with httpx.Client(timeout=10) as c:
             while time.monotonic() < stop:
                 r = c.get(url, params=params, headers=headers)
-                if r.status_code == 200 and r.headers.get("X-Cache") == "hit":
-                    counts[i] += 1
-                else:
-                    errors[i] += 1
+                key = str(r.headers.get("X-Cache")) if r.status_code == 200 else f"status {r.status_code}"
+                with lock:
+                    tally[key] = tally.get(key, 0) + 1
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / seconds, sum(errors)
+    return sum(tally.values()) / seconds, tally
 
 
 def main() -> int:
@@ -150,27 +154,24 @@ def main() -> int:
     ap.add_argument("--requests", type=int, default=40, help="timed requests per measurement")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--redis-db", type=int, default=12)
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
 
+    redis_url = harness.redis_url()
+    db_url, token = setup_portal(redis_url)
     # Measured first, before Prometheus and gunicorn compete for the two cores.
     p99, p99_wall = enforce_p99_ms()
     var_dir = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     prom = procs.start_prometheus()
-    gunicorn: subprocess.Popen[bytes] | None = None
-    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    server: harness.Gunicorn | None = None
+    config = "not started"
     try:
         t0 = time.monotonic()
         written = fill_prometheus(prom.url, args.series, args.samples)
         print(f"prometheus: {written} series ({args.samples} samples each) over {len(ORGS)} orgs "
               f"written in {time.monotonic() - t0:.1f}s")
-        import redis
-
-        redis.Redis.from_url(redis_url).flushdb()
-        env, token = setup_portal(var_dir, prom.url, redis_url)
-        port = procs.free_port()
-        gunicorn = start_gunicorn(env, port, args.workers)
+        server = harness.start_gunicorn(harness.portal_env(db_url, redis_url, var_dir, PROMETHEUS_URL=prom.url),
+                                        harness.free_port())
+        config = harness.config_label(server.label)
 
         end = float(int(time.time()) // 60 * 60)  # step-aligned, as the portal aligns it
         start = end - (args.samples - 1) * 60
@@ -178,44 +179,49 @@ def main() -> int:
         # Direct: the reference is the same work Prometheus does for the portal, i.e. the enforced query.
         direct_params = {**params, "query": QUERY.replace("bench_requests_total[5m]",
                                                           'bench_requests_total{org_id="acme"}[5m]')}
-        portal_url = f"http://127.0.0.1:{port}/prometheus/api/v1/query_range"
+        portal_url = f"{server.url}/prometheus/api/v1/query_range"
+        direct_url = prom.url + "/api/v1/query_range"
         auth = {"Authorization": f"Bearer {token}"}
+        no_cache = {**auth, "Cache-Control": "no-cache"}
         with httpx.Client(timeout=60) as c:
             r = c.get(portal_url, params=params, headers=auth)
-            assert r.status_code == 200, r.text[:300]
-            d = c.get(prom.url + "/api/v1/query_range", params=direct_params).json()
-            assert r.json()["data"]["result"] == d["data"]["result"], "portal and direct results differ"
+            harness.check(r.status_code == 200, r.text[:300])
+            d = c.get(direct_url, params=direct_params).json()
+            harness.check(bool(d["data"]["result"]), "the direct query returned no series")
+            harness.check(r.json()["data"]["result"] == d["data"]["result"], "portal and direct results differ")
             n_out = len(d["data"]["result"])
             # Warm both paths, then interleave so drift (GC, page cache) hits both alike.
             direct, uncached = [], []
             for _ in range(args.requests):
-                direct += timed(lambda: c.get(prom.url + "/api/v1/query_range", params=direct_params), 1)
-                uncached += timed(lambda: c.get(portal_url, params=params,
-                                                headers={**auth, "Cache-Control": "no-cache"}), 1)
+                direct += timed_get(c, direct_url, direct_params, {}, None, 1)
+                uncached += timed_get(c, portal_url, params, no_cache, "bypass", 1)
             c.get(portal_url, params=params, headers=auth)
-            cached = timed(lambda: c.get(portal_url, params=params, headers=auth), args.requests)
-            assert c.get(portal_url, params=params, headers=auth).headers["X-Cache"] == "hit"
-        rps, errors = throughput(portal_url, params, auth, args.clients, args.seconds)
-
-        md, mu, mc = (statistics.median(x) * 1000 for x in (direct, uncached, cached))
-        r_unc, r_cac = mu / md, mc / md
-        print(f"query: {QUERY}  ({n_out} result series, {args.samples} points, acme's "
-              f"{args.series // len(ORGS)} of {args.series} series)")
-        print(f"direct prometheus median     {md:8.2f} ms")
-        print(f"portal uncached median       {mu:8.2f} ms   ratio {r_unc:.2f} (target <= {TARGET_UNCACHED})")
-        print(f"portal cached median         {mc:8.2f} ms   ratio {r_cac:.2f} (target <= {TARGET_CACHED})")
-        print(f"parse+inject p99 (CPU time)  {p99:8.3f} ms  (target <= {TARGET_P99_MS}); wall-clock p99 "
-              f"{p99_wall:.3f} ms")
-        print(f"cached throughput            {rps:8.0f} req/s with {args.clients} clients, {args.workers} "
-              f"gunicorn workers ({errors} non-hit answers)")
-        ok = r_unc <= TARGET_UNCACHED and r_cac <= TARGET_CACHED and p99 <= TARGET_P99_MS and errors == 0
-        print(f"{'PASS' if ok else 'FAIL'} uncached_ratio={r_unc:.3f} cached_ratio={r_cac:.3f} "
-              f"enforce_p99_ms={p99:.3f} cached_rps={rps:.0f}")
-        return 0 if ok else 1
+            cached = timed_get(c, portal_url, params, auth, "hit", args.requests)
+        rps, tally = throughput(portal_url, params, auth, args.clients, args.seconds)
+        harness.check(set(tally) <= {"hit", "miss"}, f"throughput run answers: {tally}")
+    except harness.BenchInvalid as exc:
+        print(f"invalid answer: {exc}")
+        return harness.verdict(False, {"valid": False}, config)
     finally:
-        stop(gunicorn)
+        if server is not None:
+            server.stop()
         prom.cleanup()
         shutil.rmtree(var_dir, ignore_errors=True)
+
+    md, mu, mc = (statistics.median(x) * 1000 for x in (direct, uncached, cached))
+    r_unc, r_cac = mu / md, mc / md
+    print(f"query: {QUERY}  ({n_out} result series, {args.samples} points, acme's "
+          f"{args.series // len(ORGS)} of {args.series} series)")
+    print(f"direct prometheus median     {md:8.2f} ms")
+    print(f"portal uncached median       {mu:8.2f} ms   ratio {r_unc:.2f} (target <= {TARGET_UNCACHED})")
+    print(f"portal cached median         {mc:8.2f} ms   ratio {r_cac:.2f} (target <= {TARGET_CACHED})")
+    print(f"parse+inject p99 (CPU time)  {p99:8.3f} ms  (target <= {TARGET_P99_MS}); wall-clock p99 "
+          f"{p99_wall:.3f} ms")
+    print(f"cached throughput            {rps:8.0f} req/s with {args.clients} clients, {config} (answers: {tally})")
+    ok = r_unc <= TARGET_UNCACHED and r_cac <= TARGET_CACHED and p99 <= TARGET_P99_MS
+    return harness.verdict(ok, {"uncached_ratio": r_unc, "cached_ratio": r_cac, "enforce_p99_ms": p99,
+                                "enforce_ratio": p99 / TARGET_P99_MS, "direct_median_ms": md,
+                                "cached_rps": round(rps), "valid": True}, config)
 
 
 if __name__ == "__main__":

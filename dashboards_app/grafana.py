@@ -173,7 +173,7 @@ def _color(value: Any) -> str:
     m = re.match(r"rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)", text)
     if m:
         return "#" + "".join(f"{min(255, int(c)):02x}" for c in m.groups())
-    if re.match(r"^#[0-9a-fA-F]{3,8}$", text):
+    if re.match(r"^#[0-9a-fA-F]{3,8}\Z", text):
         return text
     base = text.lower().replace("dark-", "").replace("semi-dark-", "").replace("light-", "").replace("super-", "")
     return base if base in _COLOR_NAMES else "red"
@@ -252,7 +252,7 @@ def _variable(v: Any, report: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(v, dict):
         return None
     name, vtype = str(v.get("name") or ""), str(v.get("type") or "")
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", name) or name.startswith("__"):
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z", name) or name.startswith("__"):
         report["notes"].append(f"variable {name!r} skipped: not a usable name")
         return None
     if vtype == "datasource":
@@ -276,7 +276,7 @@ def _variable(v: Any, report: dict[str, Any]) -> dict[str, Any] | None:
         opts = [current] if isinstance(current, str) and current and not current.startswith("$") else []
         return {**base, "type": "custom", "query": "", "options": opts}
     if vtype == "interval":
-        opts = [o.strip() for o in query.split(",") if re.match(r"^\d+[smhdw]$", o.strip())]
+        opts = [o.strip() for o in query.split(",") if re.match(r"^\d+[smhdw]\Z", o.strip())]
         if not opts:
             opts = ["1m", "5m", "15m", "1h"]
         if current not in opts:

@@ -41,7 +41,7 @@ def parse_time(value: str | float | int | None, now: float | None = None, *, def
     text = str(value).strip()
     if text == "now":
         return now
-    m = re.match(r"^now-(\d+[smhdwy])$", text)
+    m = re.match(r"^now-(\d+[smhdwy])\Z", text)
     if m:
         unit = m.group(1)
         if unit.endswith("y"):
@@ -76,7 +76,7 @@ def auto_step(start: float, end: float, requested: Any = None) -> int:
     floor = max(MIN_STEP_S, math.ceil((end - start) / 11000))  # Prometheus refuses > 11,000 points
     if requested not in (None, ""):
         text = str(requested)
-        step = int(float(text)) if re.match(r"^\d+(\.\d+)?$", text) else duration_seconds(text)
+        step = int(float(text)) if re.match(r"^\d+(\.\d+)?\Z", text) else duration_seconds(text)
         return max(step, floor)
     return max(floor, math.ceil((end - start) / MAX_POINTS))
 

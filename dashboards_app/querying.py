@@ -9,9 +9,8 @@ import hashlib
 import json
 from typing import Any
 
-from django.core.cache import cache
-
 from metrics_app import federation
+from portal.core import cache
 from portal.tenancy.models import Organization
 
 # A dashboard's whole answer is cached for at most this long; a dashboard refreshing every 5 s still sees

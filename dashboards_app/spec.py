@@ -17,10 +17,10 @@ VARIABLE_TYPES = ("query", "custom", "interval")
 SCHEMA_VERSION = 1
 GRID_COLUMNS = 24
 
-_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-_RELATIVE = re.compile(r"^now(-\d+[smhdwy])?$")
-_DURATION = re.compile(r"^\d+[smhdw]$")
-_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-z]{3,20})$")
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
+_RELATIVE = re.compile(r"^now(-\d+[smhdwy])?\Z")
+_DURATION = re.compile(r"^\d+[smhdw]\Z")
+_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-z]{3,20})\Z")
 
 
 def _bad(path: str, message: str) -> ServiceError:
@@ -50,7 +50,7 @@ def _num(value: Any, path: str, *, allow_none: bool = True) -> float | None:
 def _time_point(value: Any, path: str) -> str:
     """`now`, `now-6h` or an absolute ISO timestamp / epoch seconds (as a string)."""
     text = _str(value, path, max_len=40, required=True)
-    if _RELATIVE.match(text) or re.match(r"^\d{4}-\d\d-\d\dT", text) or re.match(r"^\d{9,11}(\.\d+)?$", text):
+    if _RELATIVE.match(text) or re.match(r"^\d{4}-\d\d-\d\dT", text) or re.match(r"^\d{9,11}(\.\d+)?\Z", text):
         return text
     raise _bad(path, "must be now, now-<n><unit> or an absolute time")
 
@@ -186,7 +186,7 @@ def _variable(value: Any, path: str) -> dict[str, Any]:
     return var
 
 
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*\)\s*$")
+_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\Z")
 
 
 def parse_label_values(query: str) -> tuple[str, str] | None:

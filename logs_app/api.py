@@ -1,4 +1,4 @@
-"""REST API of issue 8: log search and histogram, trace search and trace detail (under /api/v1/)."""
+"""REST API: log search and histogram, trace search and trace detail (under /api/v1/)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""REST endpoints of issue 9, mounted under /api/v1/ by logs_app/api_urls.py:
+"""REST endpoints for exports, log context, live tail and performance, mounted under /api/v1/ by logs_app/api_urls.py:
 
 - `exports/` (list, create, retrieve, delete, `POST exports/<id>/cancel/`) and `exports/schedules/`;
 - `exports/download/<token>/`: the signed, expiring, org-checked download link (public: e-mail links);
@@ -161,28 +161,38 @@ class ExportScheduleViewSet(OrgScopedGenericViewSet, mixins.CreateModelMixin, mi
 
     model = ExportSchedule
     serializer_class = ExportScheduleSerializer
+    write_role = services.SCHEDULE_ROLE
     lookup_value_regex = r"\d+"
 
 
 @require_GET
 def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
-    """Serve an export file for a valid signed link.
+    """Serve an export file for a valid signed link, and audit the download.
 
-    The link is signed with (export id, org id, expiry) and works without a session, so the e-mailed link
-    can be fetched by scripts. When the caller *is* identified (session or bearer token) they must also
-    belong to that org. Anything wrong — bad signature, expired, another org, file gone — is the same 404.
+    The link is signed with (export id, org id, requester, expiry) and works without a session, so the
+    e-mailed link can be fetched by scripts; it works only while its requester is still an active member
+    of the org. When the caller *is* identified (session or bearer token) they must also belong to that
+    org. Anything wrong — bad signature, expired, another org, requester gone, file gone — is the same 404.
     """
     claim = links.read_token(token)
     if claim is None:
         return json_error(404, "not_found", "Download link not found or expired.")
     org = Organization.objects.filter(pk=claim.org_id).first()
-    export = Export.objects.for_org(org).filter(pk=claim.export_id).first() if org else None
-    if org is None or export is None or not _caller_may_read(request, org):
+    export = Export.objects.for_org(org).select_related("created_by").filter(pk=claim.export_id).first() \
+        if org else None
+    if org is None or export is None or export.created_by_id != claim.user_id \
+            or not services.member_may(export.created_by, org, services.DOWNLOAD_ROLE):
+        return json_error(404, "not_found", "Download link not found or expired.")
+    may_read, caller = _caller(request, org)
+    if not may_read:
         return json_error(404, "not_found", "Download link not found or expired.")
     path = export.file_path()
     if export.status != ExportStatus.DONE or export.expires_at <= timezone.now() or path is None \
             or not path.exists():
         return json_error(404, "not_found", "Download link not found or expired.")
+    audit.record(request, "download", export, {"link_of": export.created_by.email if export.created_by else "",
+                                               "caller": caller.email if caller else "anonymous (signed link)"},
+                 org=org, actor=caller or export.created_by)
     content_type = "application/gzip" if export.gzip else (
         "text/csv; charset=utf-8" if export.format == ExportFormat.CSV else "application/x-ndjson")
     resp = FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name,
@@ -191,17 +201,18 @@ def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
     return resp
 
 
-def _caller_may_read(request: HttpRequest, org: Organization) -> bool:
+def _caller(request: HttpRequest, org: Organization) -> tuple[bool, Any]:
+    """(may the caller fetch this org's link, who they are: None for an anonymous fetch of the link)."""
     raw = bearer_token(request)
     if raw is not None:
         try:
-            _, ctx = authenticate_api_token(raw)
+            user, ctx = authenticate_api_token(raw)
         except TokenError:
-            return False
-        return ctx.org.pk == org.pk
+            return False, None
+        return ctx.org.pk == org.pk, user
     if request.user.is_authenticated:
-        return context_for(request.user, org) is not None
-    return True
+        return context_for(request.user, org) is not None, request.user
+    return True, None
 
 
 # -- logs: context and tail -------------------------------------------------------------------------

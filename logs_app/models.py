@@ -1,3 +1,6 @@
-"""Models of logs_app."""
+"""Models of logs_app. Export models live with their feature in logs_app/exports/; importing them here is
+what registers them with the app (the log/trace store itself is not ORM-managed: logs_app/store/)."""
 
-from logs_app.exports.models import *  # noqa: F403 - export models (issue 9) live in logs_app/exports/
+from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
+
+__all__ = ["Export", "ExportFormat", "ExportSchedule", "ExportStatus"]

@@ -26,7 +26,7 @@ from portal.tenancy.models import Organization
 # When the store cannot stream spans, traces are read one by one: at most this many per request.
 MAX_WINDOW = timedelta(days=31)
 HISTOGRAM_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000)
-_SINCE = re.compile(r"^(\d+)([smhdw])$")
+_SINCE = re.compile(r"^(\d+)([smhdw])\Z")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 

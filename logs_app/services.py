@@ -23,9 +23,9 @@ from portal.tenancy.models import Organization
 
 MAX_LIMIT = 1000
 MAX_BUCKETS = 500
-_RELATIVE = re.compile(r"^now(?:-(\d+)(s|m|h|d|w))?$")
+_RELATIVE = re.compile(r"^now(?:-(\d+)(s|m|h|d|w))?\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from django.conf import settings
 
 from logs_app.exports.services import check_query
 from portal.errors import ServiceError
@@ -18,6 +20,8 @@ from portal.tenancy.models import Organization
 
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 1.0
+# Membership and session are re-checked this often, so a removed member's open tail ends within seconds.
+RECHECK_SECONDS = 5.0
 
 
 def record_json(r: Any) -> dict[str, Any]:
@@ -45,24 +49,39 @@ def next_page(org: Organization, query: str, cursor: str | None, limit: int = 20
     return {"records": [record_json(r) for r in page.records], "cursor": page.next_cursor}
 
 
-def stream(org: Organization, query: str, cursor: str | None, seconds: float = STREAM_SECONDS) -> Iterator[str]:
+def recheck_seconds() -> float:
+    """How often an open stream re-checks that its viewer may still read the org."""
+    return float(getattr(settings, "LOGS_TAIL_RECHECK_SECONDS", RECHECK_SECONDS))
+
+
+def stream(org: Organization, query: str, cursor: str | None, seconds: float = STREAM_SECONDS,
+           still_allowed: Callable[[], bool] | None = None) -> Iterator[str]:
     """Server-sent events: a `records` event (id = the new cursor) whenever records arrive, a comment as
     heartbeat otherwise. The first page is fetched before streaming starts, so a bad query or cursor is a
-    plain 4xx rather than a broken stream."""
+    plain 4xx rather than a broken stream. Every `recheck_seconds()` the stream asks `still_allowed`; once
+    the viewer's access has ended (removed from the org, logged out) it sends an `end` event and closes,
+    and the browser's reconnect is refused."""
     page = next_page(org, query, cursor)
+    every = recheck_seconds()
 
     def events() -> Iterator[str]:
         nonlocal page
         deadline = time.monotonic() + seconds
+        next_check = time.monotonic() + every
         yield "retry: 1000\n\n"
         while True:
+            if still_allowed is not None and time.monotonic() >= next_check:
+                if not still_allowed():
+                    yield 'event: end\ndata: {"reason": "access ended"}\n\n'
+                    return
+                next_check = time.monotonic() + every
             if page["records"]:
                 yield f"id: {page['cursor']}\nevent: records\ndata: {json.dumps(page['records'])}\n\n"
             else:
                 yield f"id: {page['cursor']}\n: waiting\n\n"
             if time.monotonic() >= deadline:
                 return
-            time.sleep(POLL_SECONDS)
+            time.sleep(min(POLL_SECONDS, every))
             page = next_page(org, query, page["cursor"])
 
     return events()

@@ -1,4 +1,4 @@
-"""Browser pages of issue 9: logs explorer, traces (search, service map, waterfall), performance, exports.
+"""Browser pages: logs explorer, traces (search, service map, waterfall), performance, exports.
 
 The pages are thin shells: their scripts call the org-scoped REST API (`/api/v1/…`) with the session and
 `X-Portal-Org`, so the browser sees exactly what an API client sees. Non-members get 404 from org_view.
@@ -7,15 +7,18 @@ The pages are thin shells: their scripts call the org-scoped REST API (`/api/v1/
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from logs_app import tail
 from portal.errors import ServiceError, json_error
+from portal.tenancy.context import context_for
 from portal.tenancy.views_base import org_view
 
-_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
+_TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
 
 
 def _page(request: HttpRequest, template: str, **extra: object) -> HttpResponse:
@@ -62,10 +65,25 @@ def tail_stream(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     except ValueError:
         seconds = tail.STREAM_SECONDS
     try:
-        events = tail.stream(request.org_ctx.org, request.GET.get("q", ""), cursor, seconds)  # type: ignore[attr-defined]
+        events = tail.stream(request.org_ctx.org, request.GET.get("q", ""), cursor, seconds,  # type: ignore[attr-defined]
+                             still_allowed=_viewer_still_allowed(request))
     except ServiceError as e:
         return json_error(e.status_code, e.code, e.message, e.details)
     response = StreamingHttpResponse(events, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # let a fronting nginx pass events through unbuffered
     return response
+
+
+def _viewer_still_allowed(request: HttpRequest) -> Callable[[], bool]:
+    """For the open stream: is its viewer still an active member of the org, with the same session?"""
+    org = request.org_ctx.org  # type: ignore[attr-defined]
+    user_id, session_key, store = int(request.user.pk or 0), request.session.session_key, request.session
+
+    def check() -> bool:
+        user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+        if user is None or context_for(user, org) is None:
+            return False
+        return session_key is None or store.exists(session_key)
+
+    return check

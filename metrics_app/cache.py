@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from portal.core import cache
 from portal.tenancy.models import Organization
 
 _VERSION = "v1"
@@ -42,17 +42,11 @@ def ttl_for(end: float | None, step: float | None = None) -> int:
 
 
 def get_or_compute(cache_key: str, ttl: int, compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """(value, hit). A cache outage degrades to "miss" rather than failing the query."""
-    try:
-        hit = cache.get(cache_key)
-    except Exception:  # noqa: BLE001 - the cache is an optimisation, never a reason to fail
-        hit = None
+    """(value, hit). A cache outage is a miss (portal.core.cache), never a failed query."""
+    hit = cache.get(cache_key)
     if hit is not None:
         return hit, True
     value = compute()
     if ttl > 0:
-        try:
-            cache.set(cache_key, value, ttl)
-        except Exception:  # noqa: BLE001, S110 - see above
-            pass
+        cache.set(cache_key, value, ttl)
     return value, False

@@ -16,14 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from portal.core import cache
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
 log = logging.getLogger(__name__)
 
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
+_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z")
 _DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 
 
@@ -145,20 +145,10 @@ def query_timeout(requested: Any, limits: Limits) -> float:
 @contextmanager
 def concurrency_slot(org: Organization | None, limits: Limits) -> Iterator[None]:
     """At most `max_concurrent` queries in flight per org, counted in the shared cache (Redis), so
-    the limit holds across web processes. The key expires in case a process dies mid-query."""
+    the limit holds across web processes (per process while Redis is down). The key expires in case a
+    process dies mid-query."""
     key = f"metrics:inflight:{org.pk if org else 'all'}"
-    ttl = int(limits.timeout_seconds) + 30
-    try:
-        cache.add(key, 0, ttl)
-        try:
-            current = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, ttl)
-            current = 1
-    except Exception:  # noqa: BLE001 - the cache is down: answer queries unlimited rather than not at all
-        log.warning("metrics concurrency limit not enforced: cache unavailable", exc_info=True)
-        yield
-        return
+    current = cache.incr(key, 1, int(limits.timeout_seconds) + 30)
     try:
         if current > limits.max_concurrent:
             raise ServiceError(
@@ -170,7 +160,4 @@ def concurrency_slot(org: Organization | None, limits: Limits) -> Iterator[None]
             )
         yield
     finally:
-        try:
-            cache.decr(key)
-        except Exception:  # noqa: BLE001, S110 - expired or cache gone: the TTL cleans up
-            pass
+        cache.decr(key)

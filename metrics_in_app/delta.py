@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.cache import cache
+from portal.core import cache
 
 STATE_SECONDS = 3600  # a delta series silent for an hour starts again from zero (a counter reset)
 

@@ -97,7 +97,7 @@ def ingest_remote_write(org: Organization, body: bytes) -> IngestResult:
         result.written = _forward(org, admitted, metadata, rej)
         return result
     finally:
-        rej.count_metrics(org.slug)
+        rej.count_metrics(str(org.pk))
 
 
 def ingest_otlp(org: Organization, req: ExportMetricsServiceRequest) -> IngestResult:
@@ -116,7 +116,7 @@ def ingest_otlp(org: Organization, req: ExportMetricsServiceRequest) -> IngestRe
         store.commit()
         return result
     finally:
-        rej.count_metrics(org.slug)
+        rej.count_metrics(str(org.pk))
 
 
 def otlp_response(result: IngestResult) -> ExportMetricsServiceResponse:

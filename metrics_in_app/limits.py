@@ -1,7 +1,8 @@
 """Per-org ingest limits: defaults from settings, overrides per org in `IngestLimits` (staff-set).
 
-Rate (samples per second) and active series are counted in Redis when REDIS_URL is set, so every web
-worker sees the same totals; without Redis (embedded setup, one process) they are counted in process.
+Rate (samples per second) and active series are counted in the shared cache's Redis when there is one, so
+every web worker sees the same totals; without Redis (embedded setup, one process), or while it is down,
+they are counted in process.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 
+from portal.core import cache
 from portal.tenancy.models import Organization
 
 LIMITS_CACHE_SECONDS = 10
@@ -73,19 +74,6 @@ class Counters:
         self._lock = threading.Lock()
         self._rate: dict[int, tuple[int, int]] = {}
         self._series: dict[int, tuple[int, set[bytes]]] = {}
-        self._redis: Any = None
-        self._redis_url = ""
-
-    def _client(self) -> Any:
-        url = settings.REDIS_URL
-        if not url:
-            return None
-        if self._redis is None or self._redis_url != url:
-            import redis
-
-            self._redis = redis.Redis.from_url(url, socket_timeout=2)
-            self._redis_url = url
-        return self._redis
 
     def take_rate(self, org_id: int, n: int, limit: int) -> bool:
         """Count n samples in this second's window; False when the window was already at the limit.
@@ -94,14 +82,21 @@ class Counters:
         forever; the next ones wait for the next second.
         """
         second = int(time.time())
-        r = self._client()
+        r = cache.redis_client()
         if r is not None:
             key = f"metrics_in:rate:{org_id}:{second}"
-            pipe = r.pipeline()
-            pipe.incrby(key, n)
-            pipe.expire(key, 3)
-            total = int(pipe.execute()[0])
-            return total - n < limit
+
+            def shared() -> bool:
+                pipe = r.pipeline()
+                pipe.incrby(key, n)
+                pipe.expire(key, 3)
+                total = int(pipe.execute()[0])
+                return total - n < limit
+
+            return cache.shared("incr", shared, lambda: self._take_rate_here(org_id, second, n, limit))
+        return self._take_rate_here(org_id, second, n, limit)
+
+    def _take_rate_here(self, org_id: int, second: int, n: int, limit: int) -> bool:
         with self._lock:
             window, count = self._rate.get(org_id, (second, 0))
             if window != second:
@@ -117,22 +112,29 @@ class Counters:
         unique = list(dict.fromkeys(fps))
         if not unique:
             return set()
-        r = self._client()
+        r = cache.redis_client()
         if r is not None:
             key = f"metrics_in:series:{org_id}:{window}"
-            pipe = r.pipeline()
-            pipe.scard(key)
-            pipe.smismember(key, unique)
-            count, known = pipe.execute()
-            new = [fp for fp, k in zip(unique, known, strict=True) if not k]
-            room = max(0, limit - int(count))
-            admitted, refused = new[:room], set(new[room:])
-            if admitted:
+
+            def shared() -> set[bytes]:
                 pipe = r.pipeline()
-                pipe.sadd(key, *admitted)
-                pipe.expire(key, 2 * settings.METRICS_IN_ACTIVE_WINDOW_SECONDS)
-                pipe.execute()
-            return refused
+                pipe.scard(key)
+                pipe.smismember(key, unique)
+                count, known = pipe.execute()
+                new = [fp for fp, k in zip(unique, known, strict=True) if not k]
+                room = max(0, limit - int(count))
+                admitted, refused = new[:room], set(new[room:])
+                if admitted:
+                    pipe = r.pipeline()
+                    pipe.sadd(key, *admitted)
+                    pipe.expire(key, 2 * settings.METRICS_IN_ACTIVE_WINDOW_SECONDS)
+                    pipe.execute()
+                return refused
+
+            return cache.shared("series", shared, lambda: self._admit_series_here(org_id, window, unique, limit))
+        return self._admit_series_here(org_id, window, unique, limit)
+
+    def _admit_series_here(self, org_id: int, window: int, unique: list[bytes], limit: int) -> set[bytes]:
         with self._lock:
             w, seen = self._series.get(org_id, (window, set()))
             if w != window:

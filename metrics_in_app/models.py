@@ -10,7 +10,7 @@ from django.db import models
 from portal.credentials import HttpCredentials
 from portal.tenancy.scoping import OrgManager, OrgOwned
 
-path_validator = RegexValidator(r"^/[A-Za-z0-9/_.~%-]*$", "an absolute URL path, e.g. /metrics")
+path_validator = RegexValidator(r"^/[A-Za-z0-9/_.~%-]*\Z", "an absolute URL path, e.g. /metrics")
 
 
 class Scheme(models.TextChoices):

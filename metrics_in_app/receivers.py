@@ -45,7 +45,7 @@ def otlp_metrics(request: HttpRequest) -> HttpResponse:
         result = ingest.ingest_otlp(org, msg)
     except otlp.OtlpError as e:
         reason = "unauthorized" if e.status == 401 else f"http_{e.status}"
-        INGEST_REJECTIONS.labels(org=org.slug if org else "", signal="metrics", reason=reason).inc()
+        INGEST_REJECTIONS.labels(org=str(org.pk) if org else "", signal="metrics", reason=reason).inc()
         return e.response(kind)
     except ServiceError as e:
         retry_after = e.headers.get("Retry-After")
@@ -64,7 +64,7 @@ def remote_write(request: HttpRequest) -> HttpResponse:
         result = ingest.ingest_remote_write(org, body.read_remote_write(request))
     except ServiceError as e:
         if e.status_code in (400, 413, 415):
-            INGEST_REJECTIONS.labels(org=org.slug, signal="metrics", reason=e.code).inc()
+            INGEST_REJECTIONS.labels(org=str(org.pk), signal="metrics", reason=e.code).inc()
         return _error(e)
     rej = result.rejections
     if rej.count:

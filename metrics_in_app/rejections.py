@@ -37,6 +37,6 @@ class Rejections:
         more = sum(self.reasons.values()) and len(self.messages) >= MAX_MESSAGES
         return "; ".join(self.messages) + ("; …" if more else "")
 
-    def count_metrics(self, org_slug: str) -> None:
+    def count_metrics(self, org_id: str) -> None:
         for reason, n in self.reasons.items():
-            INGEST_REJECTIONS.labels(org=org_slug, signal="metrics", reason=reason).inc(n)
+            INGEST_REJECTIONS.labels(org=org_id, signal="metrics", reason=reason).inc(n)

@@ -5,7 +5,8 @@ would mean rewriting the shared prometheus.yml. So a target with auth is listed 
 file with the portal itself as `__address__` and a signed relay path as `__metrics_path__`; the portal
 fetches the exporter with the stored (encrypted) credentials and passes the exposition through.
 The org label is still a target label with `honor_labels: false`, so the relay changes nothing about
-isolation. The signature binds org and target id; the SSRF guard runs again on every fetch.
+isolation. The signature binds org and target id; the outbound-URL guard runs again on every fetch and
+the connection goes to the address it checked (no second resolution, no redirects).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from metrics_in_app.models import ScrapeTarget
-from metrics_in_app.ssrf import check_target
-from portal.errors import ServiceError
+from portal.backends import outbound
 
 SALT = "metrics_in.scrape_relay"
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -48,10 +48,6 @@ def scrape_relay(request: HttpRequest, token: str) -> HttpResponse:
     target = ScrapeTarget.objects.all_orgs().filter(pk=claims.get("t"), org_id=claims.get("o"), enabled=True).first()
     if target is None:
         return HttpResponse("no such target\n", status=404, content_type="text/plain")
-    try:
-        check_target(target.address)
-    except ServiceError as e:
-        return HttpResponse(f"{e.message}\n", status=403, content_type="text/plain")
     headers = target.auth_headers()
     accept = request.META.get("HTTP_ACCEPT")
     if accept:
@@ -59,7 +55,7 @@ def scrape_relay(request: HttpRequest, token: str) -> HttpResponse:
     url = f"{target.scheme}://{target.address}{target.metrics_path}"
     timeout = min(float(target.interval_seconds), 10.0)
     try:
-        with httpx.stream("GET", url, headers=headers, timeout=timeout, follow_redirects=False) as resp:
+        with outbound.stream("GET", url, headers=headers, timeout=timeout) as resp:
             chunks, size = [], 0
             for chunk in resp.iter_bytes():
                 size += len(chunk)
@@ -68,6 +64,8 @@ def scrape_relay(request: HttpRequest, token: str) -> HttpResponse:
                                         content_type="text/plain")
                 chunks.append(chunk)
             status, ctype = resp.status_code, resp.headers.get("Content-Type", "text/plain; version=0.0.4")
+    except outbound.OutboundRefused as e:
+        return HttpResponse(f"{e.reason}\n", status=403, content_type="text/plain")
     except httpx.HTTPError as e:
         return HttpResponse(f"exporter {target.address} unreachable: {e}\n", status=502, content_type="text/plain")
     if status != 200:

@@ -1,4 +1,4 @@
-"""Scrape-target and ingest-limit services: validation (SSRF guard, labels), writes, file_sd scheduling."""
+"""Scrape-target and ingest-limit services: validation (outbound-URL guard, labels), writes, file_sd scheduling."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from django.db import transaction
 from metrics_in_app import limits as limits_mod
 from metrics_in_app.destination import org_label
 from metrics_in_app.models import IngestLimits, ScrapeTarget
-from metrics_in_app.ssrf import check_target
 from metrics_in_app.target_health import health_for
+from portal.backends import outbound
 from portal.credentials import AuthType
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 MAX_EXTRA_LABELS = 20
 
 
@@ -49,7 +49,7 @@ def clean_target(org: Organization, attrs: dict[str, Any], instance: ScrapeTarge
     """Validate target fields (partial for updates); the SSRF guard runs on every address change."""
     if "address" in attrs:
         attrs["address"] = str(attrs["address"]).strip()
-        check_target(attrs["address"])
+        outbound.check_target(attrs["address"], field="address")
     if "labels" in attrs:
         attrs["labels"] = clean_labels(org, attrs["labels"])
     auth = attrs.get("auth_type", instance.auth_type if instance else AuthType.NONE)

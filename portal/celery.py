@@ -14,14 +14,18 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# Each app appends its periodic tasks to BEAT_SCHEDULE in its tasks module; the dict lives here so that
-# `celery beat` and the in-process runner see one schedule.
-app.conf.beat_schedule = {
-    "audit-prune": {"task": "portal.tenancy.tasks.prune_audit", "schedule": crontab(minute=17, hour=3)},
-    # alerts_app: repair drift between the DB and Prometheus/Alertmanager; evaluate log-based rules.
-    "alerts-reconcile": {"task": "alerts_app.tasks.reconcile_task", "schedule": 60.0},
-    "alerts-log-rules": {"task": "alerts_app.tasks.evaluate_log_rules_task", "schedule": 60.0},
-}
+# One schedule, seen by `celery beat` and the in-process runner (`beat_inprocess`); each app's tasks
+# module adds its entries with `periodic`.
+app.conf.beat_schedule = {}
+
+
+def periodic(entry: str, task: Any, schedule: float | crontab) -> None:
+    """Run `task` (a task object, so that only registered names get scheduled) on `schedule` (seconds or
+    a crontab) under the beat entry `entry`. Registering the same entry twice for another task is a bug."""
+    current = app.conf.beat_schedule.get(entry)
+    if current is not None and current["task"] != task.name:
+        raise ValueError(f"beat entry {entry!r} already runs {current['task']}, not {task.name}")
+    app.conf.beat_schedule[entry] = {"task": task.name, "schedule": schedule}
 
 
 def _count(outcome: str) -> Any:

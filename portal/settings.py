@@ -5,6 +5,7 @@ Defaults give the embedded setup: SQLite under `var/`, cache in process, Celery 
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -74,12 +75,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.core.middleware.RequestMetricsMiddleware",
+    "portal.core.client_ip.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.tenancy.token_rights.TokenRightsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "portal.core.middleware.ApiErrorMiddleware",
@@ -113,7 +116,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _str("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Short socket timeouts: a hung Redis must degrade to a miss quickly (portal.core.cache), not hold requests.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "portal"}}
 
@@ -208,7 +213,7 @@ PROMTOOL = _str("PROMTOOL", "promtool")
 AMTOOL = _str("AMTOOL", "amtool")
 PORTAL_BASE_URL = _str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
 
-# metrics_app (issue 5): query guards and result cache of the federated Prometheus API.
+# metrics_app: query guards and result cache of the federated Prometheus API.
 PROMETHEUS_KIND = env.str("PROMETHEUS_KIND", default="prometheus")  # kind of the PROMETHEUS_URL datasource
 METRICS_QUERY_TIMEOUT_SECONDS = env.float("METRICS_QUERY_TIMEOUT_SECONDS", default=30.0)
 METRICS_MAX_RANGE_SECONDS = env.int("METRICS_MAX_RANGE_SECONDS", default=32 * 86400)
@@ -234,14 +239,41 @@ ALERTS_HOOK_BASE_URL = _str("ALERTS_HOOK_BASE_URL", PORTAL_BASE_URL)
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
+# Password reset mails per window, per address asked for and per client IP (429 past them).
+PASSWORD_RESETS_PER_EMAIL = env.int("PASSWORD_RESETS_PER_EMAIL", default=3)
+PASSWORD_RESETS_PER_IP = env.int("PASSWORD_RESETS_PER_IP", default=10)
+PASSWORD_RESET_WINDOW_SECONDS = env.int("PASSWORD_RESET_WINDOW_SECONDS", default=3600)
+
+# Transport. Behind TLS turn on the secure cookies and HSTS. Behind a reverse proxy list it in
+# TRUSTED_PROXIES (addresses or CIDRs): only from those peers is X-Forwarded-For read for the client's
+# address (per-IP login throttling, audit), and SECURE_PROXY_SSL_HEADER (e.g. X-Forwarded-Proto) honoured.
+SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = _bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes may stay on plain HTTP
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError as _e:  # a typo must fail the start, not trust the wrong peers
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network") from _e
+_proxy_proto = _str("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_proto:
+    if not TRUSTED_PROXIES:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER needs TRUSTED_PROXIES: without a proxy in front, any "
+                                   "client could claim HTTPS")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_proto.upper().replace("-", "_"), "https")
 
 METRICS_REQUIRE_TOKEN = _str("METRICS_TOKEN", "")
 EXPORTS_DIR = Path(_str("EXPORTS_DIR", str(VAR_DIR / "exports")))
-# logs_app exports (issue 9): hours a finished export (and its link) lives; bytes of exports kept per org.
+# logs_app exports: hours a finished export (and its link) lives; bytes of exports kept per org.
 EXPORTS_TTL_HOURS = env.int("EXPORTS_TTL_HOURS", default=72)
 EXPORTS_QUOTA_BYTES = env.int("EXPORTS_QUOTA_BYTES", default=2 * 1024**3)
 
-# logs_app store and OTLP ingest (issue 8): store ("auto" = PostgreSQL if the DB is, else SQLite), staff
+# logs_app store and OTLP ingest: store ("auto" = PostgreSQL if the DB is, else SQLite), staff
 # maximum retention, per-record limits, which attributes carry correlation/user ids, overload limits.
 LOGS_STORE = _str("LOGS_STORE", "auto")
 LOGS_MAX_RETENTION_DAYS = env.int("LOGS_MAX_RETENTION_DAYS", default=90)
@@ -253,9 +285,13 @@ LOGS_CORRELATION_ATTRIBUTES = env.list("LOGS_CORRELATION_ATTRIBUTES",
 LOGS_USER_ATTRIBUTES = env.list("LOGS_USER_ATTRIBUTES", default=["user_id", "user.id", "enduser.id"])
 LOGS_INGEST_MAX_CONCURRENCY = env.int("LOGS_INGEST_MAX_CONCURRENCY", default=16)
 LOGS_INGEST_RECORDS_PER_SECOND = env.int("LOGS_INGEST_RECORDS_PER_SECOND", default=0)
+# Seconds one log/trace read may run (statement_timeout on PostgreSQL, a progress handler on SQLite): 504 past it.
+LOGS_QUERY_TIMEOUT = env.float("LOGS_QUERY_TIMEOUT", default=10.0)
+if LOGS_QUERY_TIMEOUT <= 0:
+    raise ImproperlyConfigured(f"LOGS_QUERY_TIMEOUT={LOGS_QUERY_TIMEOUT}: expected a number of seconds above 0")
 
-# metrics_in_app (issue 10): default per-org ingest limits (staff override per org), the forwarding
-# queue and retries, and which private networks scrape targets may use (empty: none, SSRF guard).
+# metrics_in_app: default per-org ingest limits (staff override per org), the forwarding
+# queue and retries.
 METRICS_IN_SAMPLES_PER_SECOND = env.int("METRICS_IN_SAMPLES_PER_SECOND", default=200_000)
 METRICS_IN_MAX_ACTIVE_SERIES = env.int("METRICS_IN_MAX_ACTIVE_SERIES", default=200_000)
 METRICS_IN_MAX_LABELS_PER_SERIES = env.int("METRICS_IN_MAX_LABELS_PER_SERIES", default=40)
@@ -269,7 +305,14 @@ METRICS_IN_FORWARD_DEADLINE_SECONDS = env.float("METRICS_IN_FORWARD_DEADLINE_SEC
 METRICS_IN_RETRY_BASE_SECONDS = env.float("METRICS_IN_RETRY_BASE_SECONDS", default=0.1)
 METRICS_IN_RETRY_MAX_SECONDS = env.float("METRICS_IN_RETRY_MAX_SECONDS", default=2.0)
 METRICS_IN_RETRY_AFTER_SECONDS = env.int("METRICS_IN_RETRY_AFTER_SECONDS", default=5)
-METRICS_IN_SCRAPE_ALLOW_NETS = env.list("METRICS_IN_SCRAPE_ALLOW_NETS", default=[])
+# The outbound-URL guard (portal/backends/outbound.py): hosts, host:port pairs or CIDRs that notification
+# channels and scrape targets may reach although not public (development receivers). Empty: only public
+# addresses. Never opens cloud metadata or the platform's own services.
+OUTBOUND_URL_ALLOW = env.list("OUTBOUND_URL_ALLOW", default=[])
+if env.str("METRICS_IN_SCRAPE_ALLOW_NETS", default=""):
+    # The old scrape-only name: silently ignoring it would close networks an operator opened on purpose.
+    raise ImproperlyConfigured("METRICS_IN_SCRAPE_ALLOW_NETS is now OUTBOUND_URL_ALLOW (it covers scrape targets "
+                               "and notification channels alike); rename the variable")
 # Where Prometheus reaches the portal's scrape relay (targets with auth); default PORTAL_BASE_URL.
 METRICS_IN_RELAY_BASE_URL = _str("METRICS_IN_RELAY_BASE_URL", PORTAL_BASE_URL)
 

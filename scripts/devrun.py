@@ -98,8 +98,8 @@ def main() -> None:
         d.mkdir(parents=True, exist_ok=True)
     env.update(PROMETHEUS_RULES_DIR=str(rules_dir), PROMETHEUS_FILE_SD_DIR=str(file_sd_dir),
                ALERTMANAGER_CONFIG_FILE=str(am_config), PORTAL_BASE_URL=BASE)
-    # A laptop demo scrapes exporters on this machine; production keeps the SSRF guard closed.
-    env.setdefault("METRICS_IN_SCRAPE_ALLOW_NETS", "127.0.0.0/8")
+    # A laptop demo scrapes exporters (and notifies receivers) on this machine; production keeps the guard closed.
+    env.setdefault("OUTBOUND_URL_ALLOW", "127.0.0.0/8")
     signal.signal(signal.SIGINT, stop_all)
     signal.signal(signal.SIGTERM, stop_all)
 

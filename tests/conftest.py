@@ -167,12 +167,26 @@ def _record_db_vendor(django_db_setup: Any, django_db_blocker: Any) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _celery_in_process() -> None:
-    """Tasks run in process during tests even when REDIS_URL configures a broker (as in CI); tests that
-    need a real worker start one in a subprocess (tests/foundation/test_celery.py)."""
+    """Tasks run in process during tests even when REDIS_URL configures a broker (as in CI), and a task's
+    error propagates to the test (a failing task never passes unnoticed); tests that need a real worker
+    start one in a subprocess (tests/foundation/test_celery.py)."""
     from portal.celery import app
 
     app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+@pytest.fixture
+def task_errors_swallowed() -> Iterator[None]:
+    """Opt-out for a test that shows what the embedded default (in-process tasks, errors logged and kept
+    in the result, not raised into the request) does with a failing task."""
+    from portal.celery import app
+
     app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_eager_propagates = True
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import httpx
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
 VICTORIA = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def free_port() -> int:
@@ -40,20 +41,31 @@ class Proc:
     files: dict[str, Path] = field(default_factory=dict)
 
     def start(self, ready_path: str = "/-/ready", timeout: float = 30.0) -> Proc:
+        """Start the process (again, after `stop()`, on the same port and workdir) and wait until it answers."""
         log = open(self.workdir / f"{self.name}.log", "ab")  # noqa: SIM115 - lives as long as the process
         self.popen = subprocess.Popen(self.args, stdout=log, stderr=log, cwd=self.workdir, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {(self.workdir / f'{self.name}.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + ready_path, timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if self._answers(ready_path):
+                return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"{self.name} did not become ready on {self.url}")
+
+    def _answers(self, ready_path: str) -> bool:
+        if self.name == "redis":
+            import redis
+
+            try:
+                return bool(redis.Redis.from_url(self.url, socket_timeout=1.0).ping())
+            except redis.RedisError:
+                return False
+        try:
+            return httpx.get(self.url + ready_path, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         if self.popen and self.popen.poll() is None:
@@ -129,3 +141,12 @@ def start_victoriametrics(*, port: int | None = None, workdir: Path | None = Non
             "-retentionPeriod=100y", "-search.latencyOffset=0s", "-loggerLevel=WARN"]
     proc = Proc("victoria-metrics", f"http://127.0.0.1:{port}", port, workdir, args)
     return proc.start(ready_path="/health")
+
+
+def start_redis(*, port: int | None = None, workdir: Path | None = None) -> Proc:
+    """A private Redis without persistence (a test may stop it: the shared one on 6379 serves others)."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="redis-"))
+    port = port or free_port()
+    args = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), "--loglevel", "warning"]
+    return Proc("redis", f"redis://127.0.0.1:{port}/0", port, workdir, args).start()

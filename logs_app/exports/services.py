@@ -23,7 +23,9 @@ from logs_app.exports import links, pg_stream
 from logs_app.exports.models import FINISHED, Export, ExportFormat, ExportSchedule, ExportStatus
 from logs_app.exports.writer import ExportWriter
 from portal.errors import ServiceError
-from portal.tenancy.models import Organization
+from portal.tenancy import audit
+from portal.tenancy.context import context_for
+from portal.tenancy.models import ROLE_RANK, Organization, Role
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ PROGRESS_SECONDS = 0.5
 MAX_RANGE = timedelta(days=400)
 # The PostgreSQL store's rows are formatted by the database (pg_stream); False forces the generic path.
 FAST_PATH = True
+# Who may hold a schedule (the schedules API's write role) and fetch a download link (anyone who may export).
+SCHEDULE_ROLE = Role.EDITOR
+DOWNLOAD_ROLE = Role.VIEWER
 
 
 @dataclass(frozen=True)
@@ -299,8 +304,8 @@ def notify_owner(export_id: int) -> bool:
     """Mail the schedule's owner the signed link of a finished scheduled export."""
     export = Export.objects.all_orgs().select_related("schedule", "schedule__owner", "org").get(pk=export_id)
     schedule = export.schedule
-    if schedule is None or not schedule.owner.email:
-        return False
+    if schedule is None or not schedule.owner.email or not member_may(schedule.owner, export.org, DOWNLOAD_ROLE):
+        return False  # an owner removed while the export ran gets no link
     url = links.download_url(export)
     body = (f"Your scheduled log export \"{schedule.name}\" for {export.org.name} is ready.\n\n"
             f"Query: {export.query or '(all records)'}\n"
@@ -345,6 +350,11 @@ def run_due_schedules(now: datetime | None = None) -> list[int]:
     started: list[int] = []
     due = ExportSchedule.objects.all_orgs().filter(enabled=True, next_run_at__lte=now).select_related("org", "owner")
     for schedule in due:
+        if not member_may(schedule.owner, schedule.org, SCHEDULE_ROLE):
+            # The membership ended outside the member services (e.g. the admin site): stop here too.
+            with transaction.atomic():
+                pause_schedule(schedule, "the owner may no longer schedule exports in this organization")
+            continue
         claimed = ExportSchedule.objects.all_orgs().filter(pk=schedule.pk, next_run_at=schedule.next_run_at).update(
             next_run_at=schedule.compute_next_run(now), last_run_at=now)
         if not claimed:
@@ -358,3 +368,37 @@ def run_due_schedules(now: datetime | None = None) -> list[int]:
             continue
         started.append(export.pk)
     return started
+
+
+# -- membership ends access ---------------------------------------------------------------------------
+
+def member_may(user: Any, org: Organization, role: str) -> bool:
+    """Whether `user` is (still) an active member of `org` with at least `role` (staff count as admins)."""
+    if user is None or not user.is_active:
+        return False
+    ctx = context_for(user, org)
+    return ctx is not None and ctx.has_role(role)
+
+
+def pause_schedule(schedule: ExportSchedule, reason: str, *, request: Any = None, actor: Any = None) -> None:
+    schedule.enabled = False
+    schedule.next_run_at = None
+    schedule.save(update_fields=["enabled", "next_run_at"])
+    audit.record(request, "pause", schedule, {"enabled": {"from": True, "to": False}, "reason": reason,
+                                              "owner": schedule.owner.email}, org=schedule.org, actor=actor)
+
+
+def end_member_access(org: Organization, user: Any, role: str | None, *, request: Any = None,
+                      actor: Any = None) -> None:
+    """Run in the transaction that removes a member (role None) or lowers their role: pause the schedules
+    they may no longer hold (audited) and, when removed, cancel the exports they left unfinished. Their
+    download links stop working by themselves: a link is served only while its requester is a member."""
+    if role is None or ROLE_RANK[Role(role)] < ROLE_RANK[SCHEDULE_ROLE]:
+        reason = "owner removed from the organization" if role is None else f"owner's role lowered to {role}"
+        for schedule in ExportSchedule.objects.for_org(org).select_for_update().filter(owner=user, enabled=True):
+            pause_schedule(schedule, reason, request=request, actor=actor)
+    if role is None:
+        unfinished = Export.objects.for_org(org).filter(created_by=user).exclude(status__in=FINISHED)
+        unfinished.filter(status=ExportStatus.PENDING).update(status=ExportStatus.CANCELLED, cancel_requested=True,
+                                                              finished_at=timezone.now())
+        unfinished.update(cancel_requested=True)

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +23,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from logs_app.otlp import common
 from logs_app.otlp.convert import Converted, convert_logs, convert_spans
 from logs_app.store import get_store
+from portal.core import cache
 from portal.tenancy.models import Organization
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,7 @@ def _rate_limit(org: Organization, records: int) -> None:
     if limit <= 0 or records == 0:
         return
     key = f"logs:ingest-rate:{org.pk}:{int(time.time())}"
-    cache.add(key, 0, timeout=5)
-    try:
-        used = cache.incr(key, records)
-    except ValueError:
-        used = records
+    used = cache.incr(key, records, ttl=5)
     if used > limit:
         raise common.OtlpError(429, f"Organization ingest rate over {limit} records/s; retry later.",
                                retry_after=1)

@@ -24,8 +24,8 @@ MAX_QUERY_LENGTH = 4000
 MAX_DEPTH = 50
 _OP_CHARS = "=!~<>"
 _STOP = set(" \t\r\n()\"") | set(_OP_CHARS)
-_FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.\-@/]*$")
-_NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(ms|s|us|µs|m|h)?$")
+_FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.\-@/]*\Z")
+_NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(ms|s|us|µs|m|h)?\Z")
 _UNIT_MS = {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, "m": 60_000.0, "h": 3_600_000.0}
 
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from logs_app.query.ast import And, Field, MatchAll, Node, Not, Or, Text
 from logs_app.query.errors import QueryError
 from logs_app.query.parser import parse
+from logs_app.query.regex import re2_error
 from logs_app.store.records import LEVELS
 
 LEVEL_ALIASES = {
@@ -157,6 +158,10 @@ class Compiler:
         if column in ("trace_id", "span_id", "parent_span_id"):
             value = value.lower()
         if f.op in ("~", "!~"):
+            problem = None if self.d.pg else re2_error(value)
+            if problem:
+                raise QueryError(f"This store matches regular expressions with RE2 (linear time): no "
+                                 f"backreferences or look-arounds ({problem})", f.position)
             params.append(value)
             sql = self.d.regex(expr)
             return sql if f.op == "~" else f"NOT COALESCE({sql}, FALSE)"

@@ -8,14 +8,16 @@ partition gets them.
 from __future__ import annotations
 
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from logs_app.query.ast import Node
 from logs_app.query.sql import POSTGRES
+from logs_app.store.budget import QueryBudgetExceeded, is_statement_timeout
 from logs_app.store.records import (
     CursorError,
     ForeignCursorError,
@@ -38,7 +40,7 @@ from logs_app.store.sqlbase import (
 DAY_US = 86_400 * 1_000_000
 LATE_COMMIT_US = 30 * 1_000_000  # how long after taking its ids a writer may commit and still be tailed
 _HIGH_WATER = "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM logs_record_id_seq)"
-_SNAPSHOT = re.compile(r"^\d{1,20}:\d{1,20}:[\d,]{0,4000}$")
+_SNAPSHOT = re.compile(r"^\d{1,20}:\d{1,20}:[\d,]{0,4000}\Z")
 # A row's xmin is a 32-bit xid; pg_visible_in_snapshot takes a 64-bit xid8. Widen it relative to the
 # previous snapshot's xmin (`snap.px`): the rows that matter are within 2^31 transactions of it.
 _XMIN_DELTA = "mod(mod(xmin::text::bigint - (snap.px & 4294967295), 4294967296) + 4294967296, 4294967296)"
@@ -166,6 +168,24 @@ class PostgresLogStore(SQLLogStore):
             low, candidate, candidate_at = candidate, nxt, now_us
         return LogPage([self._log_from_row(r) for r in found],
                        encode_cursor(i=nxt, s=snap, l=low, c=candidate, t=candidate_at, o=org.pk))
+
+    @contextmanager
+    def _budget(self, seconds: float) -> Iterator[None]:
+        """`statement_timeout` for this read's transaction only; inside an outer transaction (a test, a
+        task) it is put back afterwards, as the setting would otherwise last until that one ends."""
+        outer = connection.in_atomic_block
+        with transaction.atomic(), connection.cursor() as c:
+            c.execute("SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)",
+                      [f"{max(1, round(seconds * 1000))}ms"])
+            previous = c.fetchone()[0]
+            try:
+                yield
+            except DatabaseError as e:
+                if is_statement_timeout(e):
+                    raise QueryBudgetExceeded(seconds) from e
+                raise
+            if outer:
+                c.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
 
     def _server_cursor(self) -> Any:
         return connection.chunked_cursor()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Generator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from logs_app.query.errors import QueryError
 from logs_app.query.parser import parse
 from logs_app.query.sql import Compiler, Dialect
 from logs_app.store.base import LogStore
+from logs_app.store.budget import budget_seconds
 from logs_app.store.records import (
     LEVELS,
     ForeignCursorError,
@@ -52,7 +53,7 @@ SPAN_COLUMNS = ("org_id", "trace_id", "span_id", "parent_span_id", "name", "serv
                 "status_message", "start_us", "end_us", "duration_ms", "resource", "attributes", "events")
 _LOG_SELECT = "id, " + ", ".join(LOG_COLUMNS)
 _SPAN_SELECT = ", ".join(SPAN_COLUMNS)
-_HEX_ID = re.compile(r"^[0-9a-f]{1,32}$")
+_HEX_ID = re.compile(r"^[0-9a-f]{1,32}\Z")
 TAIL_WINDOW_US = 3600 * 1_000_000  # tail looks at records timestamped in the last hour
 
 
@@ -104,12 +105,17 @@ class SQLLogStore(LogStore):
     def _where(self, query: str | Node, target: str = "logs") -> tuple[str, list[Any]]:
         return Compiler(self.dialect, target).compile(parse(query) if isinstance(query, str) else query)
 
+    def _budget(self, seconds: float) -> AbstractContextManager[Any]:
+        """Hook: the context one read runs in, stopping it after `seconds` (budget.py). Inside an outer
+        transaction a failed statement must not poison it: a savepoint. In autocommit (a normal request)
+        that would only add BEGIN/COMMIT round trips."""
+        return transaction.atomic() if connection.in_atomic_block else nullcontext()
+
     def _run(self, sql: str, params: Sequence[Any], fetch: str = "all") -> Any:
-        """Run a read; a regex the database rejects (it differs from Python's) becomes a QueryError."""
+        """Run a read within the time budget; a regex the database rejects (it differs from Python's)
+        becomes a QueryError, running past the budget a QueryBudgetExceeded (504)."""
         try:
-            # Inside an outer transaction a failed statement must not poison it: use a savepoint. In
-            # autocommit (a normal request) that would only add BEGIN/COMMIT round trips.
-            with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as c:
+            with self._budget(budget_seconds()), connection.cursor() as c:
                 c.execute(sql, params)
                 return c.fetchall() if fetch == "all" else c.fetchone()
         except DatabaseError as e:

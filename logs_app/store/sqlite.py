@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import OperationalError, connection
 
 from logs_app.query.ast import Node
 from logs_app.query.sql import SQLITE
+from logs_app.store.budget import QueryBudgetExceeded, sqlite_budget
 from logs_app.store.records import ForeignCursorError, LogPage, decode_cursor, encode_cursor, to_us
 from logs_app.store.sqlbase import _LOG_SELECT, LOG_TABLE, TAIL_WINDOW_US, SQLLogStore
 
@@ -25,6 +27,17 @@ class SQLiteLogStore(SQLLogStore):
         marks = ", ".join(["%s"] * len(columns))
         with connection.cursor() as c:
             c.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)  # noqa: S608
+
+    @contextmanager
+    def _budget(self, seconds: float) -> Iterator[None]:
+        connection.ensure_connection()
+        with super()._budget(seconds), sqlite_budget(connection.connection, seconds) as expired:
+            try:
+                yield
+            except OperationalError as e:
+                if expired[0]:
+                    raise QueryBudgetExceeded(seconds) from e
+                raise
 
     def tail(self, org: Organization, query: str | Node, since_cursor: str | None = None, limit: int = 500) -> LogPage:
         """Records with ids above the cursor: SQLite serialises writers, so id order is commit order here

@@ -12,8 +12,13 @@ REQUEST_LATENCY = Histogram(
 )
 REQUESTS = Counter("portal_http_requests_total", "Requests per view and status.", ["view", "method", "status"])
 TASKS = Counter("portal_celery_tasks_total", "Celery tasks by name and outcome.", ["task", "outcome"])
+CACHE_UNAVAILABLE = Counter(
+    "portal_cache_unavailable_total", "Shared-cache operations that found Redis unreachable and degraded.", ["op"]
+)
 INGEST_REJECTIONS = Counter(
-    "portal_ingest_rejections_total", "Telemetry rejected at ingest, per org and reason.", ["org", "signal", "reason"]
+    # `org` is the organization's database id, never its slug or name: /metrics may be public.
+    "portal_ingest_rejections_total", "Telemetry rejected at ingest, per org (database id) and reason.",
+    ["org", "signal", "reason"],
 )
 
 

@@ -96,7 +96,8 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = ApiTokenCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        token, secret = services.create_api_token(self.org, request.user, request=request, **ser.validated_data)
+        token, secret = services.create_api_token(self.org, request.user, request=request,
+                                                  via_token=self.org_ctx.token, **ser.validated_data)
         data = dict(TokenCreatedSerializer(token).data, token=secret)
         return Response(data, status=status.HTTP_201_CREATED)
 

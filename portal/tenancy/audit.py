@@ -8,6 +8,7 @@ from django.db import models
 from django.forms.models import model_to_dict
 from django.http import HttpRequest
 
+from portal.core.client_ip import client_ip  # the client's address, behind trusted proxies too
 from portal.tenancy.models import AuditEntry, Organization
 
 # Never copied into the audit log, whatever the model calls them.
@@ -27,12 +28,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool, type(None), list, dict)):
         return value
     return str(value)
-
-
-def client_ip(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record(

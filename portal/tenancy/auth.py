@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest
@@ -53,6 +54,10 @@ def _find_token(model: type[TokenBase], raw: str) -> Any:
 def authenticate_api_token(raw: str) -> tuple[Any, OrgContext]:
     """An API token → (user, context). Its rights never exceed the user's current membership."""
     token: ApiToken = _find_token(ApiToken, raw)
+    days = token.org.token_max_lifetime_days
+    if days and token.created_at + timedelta(days=days) <= timezone.now():
+        # Lowering the org's maximum lifetime also ends the older tokens it already has.
+        raise TokenError("This token is older than its organization's maximum token lifetime.")
     user = token.user
     if not user.is_active:
         raise TokenError()

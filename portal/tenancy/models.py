@@ -7,14 +7,14 @@ import secrets
 from typing import ClassVar
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from portal.tenancy.scoping import OrgManager, OrgOwned
 
-label_value_validator = RegexValidator(r"^[A-Za-z0-9_.:-]{1,128}$", "letters, digits, _ . : - only (1-128)")
-label_name_validator = RegexValidator(r"^[a-zA-Z_][a-zA-Z0-9_]*$", "a Prometheus label name")
+label_value_validator = RegexValidator(r"^[A-Za-z0-9_.:-]{1,128}\Z", "letters, digits, _ . : - only (1-128)")
+label_name_validator = RegexValidator(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z", "a Prometheus label name")
 
 
 class Role(models.TextChoices):
@@ -35,6 +35,10 @@ class Organization(models.Model):
     )
     label_name = models.CharField(max_length=64, default="org_id", validators=[label_name_validator])
     log_retention_days = models.PositiveIntegerField(default=14)
+    token_max_lifetime_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(3650)],
+        help_text="Longest life of an API token of this org, in days; empty: no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

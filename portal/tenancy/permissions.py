@@ -9,6 +9,7 @@ from rest_framework.request import Request
 
 from portal.tenancy.context import OrgContext
 from portal.tenancy.models import Role
+from portal.tenancy.token_rights import READ_ONLY_MESSAGE, scope_allows
 
 
 def org_ctx_of(request: Request) -> OrgContext:
@@ -30,8 +31,10 @@ class IsOrgMember(permissions.BasePermission):
         needed = getattr(view, "required_role", Role.VIEWER)
         if request.method not in permissions.SAFE_METHODS:
             needed = max(needed, getattr(view, "write_role", Role.EDITOR), key=_rank)
-            if ctx.scope != "write":
-                raise exceptions.PermissionDenied("This token is read-only; use a write-scoped token.")
+            # The same rule TokenRightsMiddleware applies before any view: kept here for views run without it.
+            match = getattr(request._request, "resolver_match", None)
+            if not scope_allows(ctx.scope, request.method or "", match.view_name if match else None):
+                raise exceptions.PermissionDenied(READ_ONLY_MESSAGE)
         if not ctx.has_role(needed):
             raise exceptions.PermissionDenied(f"This needs the {needed} role in {ctx.org.slug}.")
         return True

@@ -11,7 +11,7 @@ class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     class Meta:
         model = Organization
         fields: ClassVar[list[str]] = ["id", "slug", "name", "label_name", "label_value", "log_retention_days",
-                                       "created_at"]
+                                       "token_max_lifetime_days", "created_at"]
         read_only_fields: ClassVar[list[str]] = ["id", "slug", "label_name", "label_value", "created_at"]
 
 

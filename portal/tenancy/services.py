@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -10,8 +10,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.errors import ServiceError
-from portal.tenancy import audit
-from portal.tenancy.models import ApiToken, IngestToken, Membership, Organization, Role, TokenScope
+from portal.tenancy import audit, signals
+from portal.tenancy.models import (
+    ROLE_RANK,
+    ApiToken,
+    IngestToken,
+    Membership,
+    Organization,
+    Role,
+    TokenScope,
+)
 
 User = get_user_model()
 
@@ -70,6 +78,8 @@ def change_role(membership: Membership, role: str, *, request: Any = None, actor
     membership.save(update_fields=["role"])
     audit.record(request, "update", membership, {"role": {"from": before, "to": role}}, org=membership.org,
                  actor=actor)
+    if ROLE_RANK[Role(role)] < ROLE_RANK[Role(before)]:
+        _reduce_access(membership.org, membership.user, role, request=request, actor=actor)
     return membership
 
 
@@ -80,21 +90,59 @@ def remove_member(membership: Membership, *, request: Any = None, actor: Any = N
         raise ServiceError(400, "last_admin", "The last admin of an organization cannot be removed.")
     audit.record(request, "delete", membership, {"email": membership.user.email}, org=membership.org, actor=actor)
     membership.delete()
-    # The user's tokens for this org die with the membership.
-    ApiToken.objects.for_org(membership.org).filter(user=membership.user, revoked_at=None).update(
-        revoked_at=timezone.now())
+    _reduce_access(membership.org, membership.user, None, request=request, actor=actor)
+
+
+def _reduce_access(org: Organization, user: Any, role: str | None, *, request: Any, actor: Any) -> None:
+    """End what the member may no longer hold, in the caller's transaction: removed (role None) → every API
+    token of theirs in the org is revoked; now a viewer → their write tokens become read tokens. Other apps
+    (export schedules) act on the `access_reduced` signal."""
+    tokens = ApiToken.objects.for_org(org).select_for_update().filter(user=user, revoked_at=None)
+    if role is None:
+        for token in tokens:
+            revoke_token(token, request=request, actor=actor)
+    elif ROLE_RANK[Role(role)] < ROLE_RANK[Role.EDITOR]:
+        for token in tokens.filter(scope=TokenScope.WRITE):
+            token.scope = TokenScope.READ
+            token.save(update_fields=["scope"])
+            audit.record(request, "update", token, {"scope": {"from": TokenScope.WRITE, "to": TokenScope.READ},
+                                                    "reason": f"owner's role lowered to {role}"}, actor=actor)
+    signals.access_reduced.send(sender=Membership, org=org, user=user, role=role, request=request, actor=actor)
+
+
+def check_token_expiry(org: Organization, expires_at: datetime | None, via_token: ApiToken | None) -> None:
+    """A new token may not outlive the token that creates it, nor the org's maximum token lifetime."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ServiceError(400, "invalid", "expires_at must be in the future.", {"expires_at": ["in the past"]})
+    if via_token is not None and via_token.expires_at is not None:
+        limit = via_token.expires_at.isoformat()
+        if expires_at is None:
+            raise ServiceError(400, "invalid", f"expires_at is required: the token making this request expires "
+                               f"at {limit}, and a token cannot create one that outlives it.",
+                               {"expires_at": [f"at most {limit}"]})
+        if expires_at > via_token.expires_at:
+            raise ServiceError(400, "invalid", f"expires_at may be at most {limit}: a token cannot create one "
+                               "that outlives it.", {"expires_at": [f"at most {limit}"]})
+    # Read from the database: a caller's Organization instance may predate an admin's change of the limit.
+    days = Organization.objects.filter(pk=org.pk).values_list("token_max_lifetime_days", flat=True).first()
+    if days:
+        latest = timezone.now() + timedelta(days=days)
+        if expires_at is None or expires_at > latest:
+            raise ServiceError(400, "invalid", f"expires_at is required and may be at most {days} days from now "
+                               f"(the maximum token lifetime of {org.slug}).",
+                               {"expires_at": [f"at most {latest.isoformat()}"]})
 
 
 @transaction.atomic
 def create_api_token(org: Organization, user: Any, name: str, scope: str = TokenScope.READ,
                      expires_at: datetime | None = None, *, request: Any = None,
-                     actor: Any = None) -> tuple[ApiToken, str]:
+                     actor: Any = None, via_token: ApiToken | None = None) -> tuple[ApiToken, str]:
+    """`via_token` is the token the request authenticated with, if any: the new one may not outlive it."""
     if scope not in TokenScope.values:
         raise ServiceError(400, "invalid", "scope must be read or write.")
     if not Membership.objects.for_org(org).filter(user=user).exists() and not user.is_staff:
         raise ServiceError(400, "not_member", f"{user.email} is not a member of {org.slug}.")
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ServiceError(400, "invalid", "expires_at must be in the future.")
+    check_token_expiry(org, expires_at, via_token)
     secret, lookup, hashed = ApiToken.new_secret()
     token = ApiToken.objects.create(org=org, user=user, name=name, scope=scope, lookup=lookup,
                                     secret_hash=hashed, expires_at=expires_at)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -47,6 +48,18 @@ class ThrottledLoginView(auth_views.LoginView):
 
     def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         throttle.clear(form.cleaned_data.get("username") or "")
+        return super().form_valid(form)
+
+
+class ThrottledPasswordResetView(auth_views.PasswordResetView):
+    def form_valid(self, form: Any) -> HttpResponse:
+        reason = throttle.password_reset_blocked(form.cleaned_data["email"], client_ip(self.request) or "unknown")
+        if reason:
+            form.add_error(None, reason)
+            response = self.form_invalid(form)
+            response.status_code = 429
+            response["Retry-After"] = str(settings.PASSWORD_RESET_WINDOW_SECONDS)
+            return response
         return super().form_valid(form)
 
 

@@ -182,6 +182,9 @@
       appendRecords(records.slice().reverse(), true);
       $("tail-status").textContent = "Live tail: " + records.length + " new record(s) at " + new Date().toISOString().slice(11, 19) + " UTC";
     });
+    src.addEventListener("end", function () {
+      $("tail-status").textContent = "Live tail stopped: your access to this organization has ended."; stopTail(true);
+    });
     src.onerror = function () {
       if (src.readyState === EventSource.CLOSED) { $("tail-status").textContent = "Live tail stopped: the server closed the stream."; stopTail(true); }
     };

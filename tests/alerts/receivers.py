@@ -76,6 +76,11 @@ class SmtpRecorder:
         self.controller.stop()
 
 
+def allow_outbound(settings: Any, *entries: str) -> None:
+    """Open exactly these host:port receivers to the outbound-URL guard (they live on loopback)."""
+    settings.OUTBOUND_URL_ALLOW = [*settings.OUTBOUND_URL_ALLOW, *entries]
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import yaml
 from rest_framework.test import APIClient
 
 from alerts_app.models import Channel, Rule
+from portal.backends import outbound
 from portal.crypto import decrypt
 from portal.tenancy.models import AuditEntry, Organization
 
@@ -81,6 +83,17 @@ def test_viewer_cannot_write(api_bob: APIClient, alert_files: Path) -> None:
     assert api_bob.get("/api/v1/alerts/rules/").status_code == 200
 
 
+@pytest.fixture
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`*.example` receivers resolve to a public address (no DNS here; nothing is sent in these tests)."""
+    real = outbound.resolve
+
+    def fake(host: str, port: int) -> list[Any]:
+        return [ipaddress.ip_address("93.184.215.14")] if host.endswith(".example") else real(host, port)
+
+    monkeypatch.setattr(outbound, "resolve", fake)
+
+
 @pytest.mark.parametrize(("body", "secret_key"), [
     ({"kind": "slack", "config": {"channel": "#ops"}, "secrets": {"webhook_url": "https://hooks.slack.example/T/1"}},
      "webhook_url"),
@@ -90,7 +103,7 @@ def test_viewer_cannot_write(api_bob: APIClient, alert_files: Path) -> None:
                                      "headers": {"X-Team": "api"}}}, "hmac_secret"),
 ])
 def test_channel_secrets_encrypted_and_never_returned(api_alice: APIClient, org_a: Organization,
-                                                      alert_files: Path, body: dict[str, Any],
+                                                      alert_files: Path, public_dns: None, body: dict[str, Any],
                                                       secret_key: str) -> None:
     r = api_alice.post("/api/v1/alerts/channels/", {"name": body["kind"], **body}, format="json")
     assert r.status_code == 201, r.content

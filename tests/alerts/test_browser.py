@@ -1,4 +1,4 @@
-"""Line 12 in a real browser: create a rule from a template, preview it, save, and watch it reach
+"""In a real browser: create a rule from a template, preview it, save, and watch it reach
 "synced" (real Prometheus + Alertmanager); channel and silence pages work."""
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ from rest_framework.test import APIClient
 
 from alerts_app import notify, render
 from portal.tenancy.models import Organization
-from tests.alerts.receivers import HttpRecorder
+from tests.alerts.receivers import HttpRecorder, allow_outbound
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def recorder() -> Iterator[HttpRecorder]:
+def recorder(settings: Any) -> Iterator[HttpRecorder]:
     r = HttpRecorder()
+    allow_outbound(settings, f"127.0.0.1:{r.port}")
     yield r
     r.stop()
 
@@ -60,6 +61,7 @@ def test_send_test_notification_for_every_kind(api_alice: APIClient, recorder: H
     assert hook["headers"]["X-Portal-Signature"] == notify.signature("k3y", hook["raw"])
     assert hook["json"]["commonLabels"]["org_id"] == "acme"
     # A failing endpoint is reported, not raised.
+    allow_outbound(settings, "127.0.0.1:9")
     bad = create(api_alice, {"name": "dead", "kind": "teams", "secrets": {"webhook_url": "http://127.0.0.1:9/x"}})
     r = api_alice.post(f"/api/v1/alerts/channels/{bad}/test/")
     assert r.status_code == 200 and r.json()["ok"] is False and "Connect" in r.json()["detail"]

@@ -1,4 +1,4 @@
-"""Line 10: real Prometheus + Alertmanager + the portal (live server for the inbound hook). Org A's
+"""End to end: real Prometheus + Alertmanager + the portal (live server for the inbound hook). Org A's
 "service down" rule fires for a down demo target and reaches all five channels with org A's label; org
 B's receivers get nothing; a silence stops the repeats; resolving sends the resolved notification."""
 
@@ -19,7 +19,7 @@ from alerts_app import notify
 from alerts_app.models import Rule
 from portal.tenancy.models import Organization
 from tests import procs
-from tests.alerts.receivers import HttpRecorder, MetricsTarget, SmtpRecorder, wait_for
+from tests.alerts.receivers import HttpRecorder, MetricsTarget, SmtpRecorder, allow_outbound, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,6 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def stack(tmp_path: Path, settings: Any, live_server: Any) -> Iterator[dict[str, Any]]:
     http = HttpRecorder()
+    allow_outbound(settings, f"127.0.0.1:{http.port}")
     smtp = SmtpRecorder()
     rules_dir, sd_dir = tmp_path / "rules", tmp_path / "sd"
     rules_dir.mkdir()

@@ -152,13 +152,17 @@ def test_alertmanager_down_marks_error(org_a: Organization, alert_files: Path, s
 
 
 def test_task_retries_with_backoff_on_backend_down() -> None:
+    """The policy's numbers; tests/alerts/test_sync_worker.py shows them on a real worker."""
     from alerts_app import tasks
 
-    assert [tasks.backoff(n) for n in range(4)] == [2, 4, 8, 16]
-    assert tasks.sync_org_task.max_retries == tasks.MAX_RETRIES
+    assert [tasks.SYNC_RETRY.countdown(n) for n in range(4)] == [2, 4, 8, 16]
+    assert tasks.SYNC_RETRY.countdown(20) == 300
+    assert tasks.sync_org_task.max_retries == tasks.SYNC_RETRY.max_retries
+    assert tasks.sync_org_task.expires == tasks.SYNC_RETRY.expires
 
 
 def test_beat_schedule_runs_reconcile_and_log_rules_every_minute() -> None:
+    import alerts_app.tasks  # noqa: F401 - registers its beat entries
     from portal.celery import app
 
     schedule = app.conf.beat_schedule
@@ -203,31 +207,3 @@ def test_reconcile_writes_good_orgs_and_holds_back_a_bad_one(org_a: Organization
     bad.refresh_from_db()
     good.refresh_from_db()
     assert bad.sync_state == SyncState.ERROR and good.sync_state == SyncState.SYNCED
-
-
-def test_worker_task_retries_with_backoff_when_backend_down(org_a: Organization, alert_files: Path,
-                                                            settings: Any, monkeypatch: Any) -> None:
-    """On a worker (not eager) the task asks Celery to retry with the backoff countdown; Celery's own
-    retry machinery is replaced by a recorder here (it needs a broker)."""
-    from celery.exceptions import Retry
-
-    from alerts_app import tasks
-
-    make_rule(org_a)
-    settings.PROMETHEUS_URL = f"http://127.0.0.1:{procs.free_port()}"
-    bump(org_a)
-    calls: list[dict[str, Any]] = []
-
-    def fake_retry(**kw: Any) -> Retry:
-        calls.append(kw)
-        return Retry("retry", when=kw.get("countdown"))
-
-    monkeypatch.setattr(tasks.sync_org_task, "retry", fake_retry)
-    tasks.sync_org_task.push_request(id="t1", is_eager=False, retries=3)
-    try:
-        with pytest.raises(Retry):
-            tasks.sync_org_task.run(org_a.pk)
-    finally:
-        tasks.sync_org_task.pop_request()
-    assert calls[0]["countdown"] == tasks.backoff(3) == 16
-    assert isinstance(calls[0]["exc"], BackendUnavailable)

@@ -1,4 +1,4 @@
-"""The PostgreSQL store's physical layout (issue 8, line 2): daily partitions, the indexes each search shape
+"""The PostgreSQL store's physical layout: daily partitions, the indexes each search shape
 needs (time, service+level, trace id, correlation id, user, pg_trgm on the body), and COPY for writes.
 
 The planner prefers a sequential scan on tables this small, so each plan is taken with sequential scans

@@ -14,7 +14,7 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ["tests/logs/test_store.py", "tests/logs/test_retention.py", "tests/logs/test_otlp.py",
-          "tests/logs/test_api.py"]
+          "tests/logs/test_api.py", "tests/security/test_bounded_work.py"]
 
 
 @pytest.mark.django_db  # only so that the session's database setup runs when this test runs alone

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_add_scrape_target_in_browser(live_server: Any, page: Any, output_dir: Any, prom: Any,
                                       exporter: str, alice: Any, settings: Any) -> None:  # noqa: F811
-    settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.1/32"]
+    settings.OUTBOUND_URL_ALLOW = ["127.0.0.1/32"]
     external: list[str] = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
     login(page, live_server.url, "alice@acme.example", PASSWORD)

@@ -104,7 +104,9 @@ def counters_backend(request: Any, settings: Any) -> Any:
         except redis.ConnectionError:
             pytest.fail("Redis is not running on 127.0.0.1:6379")
         client.flushdb()
-        settings.REDIS_URL = REDIS_TEST_URL  # read by the counters only; cache and Celery keep their setup
+        # The counters use the shared cache's Redis; Celery keeps its setup.
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                       "LOCATION": REDIS_TEST_URL}}
         yield request.param
         client.flushdb()
     else:

@@ -53,7 +53,7 @@ def test_remote_write_forces_org_label(prom: Any, ingest_a: str, org_a: Any, org
     assert prom_query(prom.url, 'shop_orders{org_id="globex"}') == []
 
 
-def test_otlp_json_gzip_and_partial_success(prom: Any, ingest_a: str) -> None:
+def test_otlp_json_gzip_and_partial_success(prom: Any, ingest_a: str, org_a: Any) -> None:
     ns = now_ms() * 1_000_000
     doc = {"resourceMetrics": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}},
@@ -87,4 +87,4 @@ def test_otlp_json_gzip_and_partial_success(prom: Any, ingest_a: str) -> None:
     assert [float(r["value"][1]) for r in counter] == [3.0]
     info = wait_for(prom.url, "target_info")[0]["metric"]
     assert info["deployment_environment"] == "prod" and info["job"] == "shop" and info["org_id"] == "acme"
-    assert INGEST_REJECTIONS.labels(org="acme", signal="metrics", reason="unsupported_type")._value.get() >= 1
+    assert INGEST_REJECTIONS.labels(org=str(org_a.pk), signal="metrics", reason="unsupported_type")._value.get() >= 1

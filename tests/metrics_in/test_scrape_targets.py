@@ -52,7 +52,7 @@ def exporter() -> Iterator[str]:
 
 @pytest.fixture
 def allow_loopback(settings: Any) -> None:
-    settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.1/32"]
+    settings.OUTBOUND_URL_ALLOW = ["127.0.0.1/32"]
 
 
 def test_ssrf_guard_refuses_internal_targets(api_alice: Any, settings: Any, tmp_path: Any) -> None:
@@ -67,7 +67,7 @@ def test_ssrf_guard_refuses_internal_targets(api_alice: Any, settings: Any, tmp_
         r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": address}, format="json")
         assert r.status_code == 400, address
     # Allowed network, but the platform's own Prometheus stays refused.
-    settings.METRICS_IN_SCRAPE_ALLOW_NETS = ["127.0.0.0/8"]
+    settings.OUTBOUND_URL_ALLOW = ["127.0.0.0/8"]
     r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": "127.0.0.1:9090"}, format="json")
     assert r.status_code == 400 and "platform" in r.json()["error"]["message"]
     r = api_alice.post("/api/v1/scrape-targets/", {"name": "x", "address": "127.0.0.1:9100"}, format="json")
@@ -127,7 +127,7 @@ def test_file_sd_written_atomically_with_org_label(api_alice: Any, allow_loopbac
     assert json.loads((tmp_path / "globex.json").read_text()) == []
     assert len(json.loads((tmp_path / "acme.json").read_text())) == 1
     # A target that became forbidden (allow-list removed) drops out at the next write.
-    settings.METRICS_IN_SCRAPE_ALLOW_NETS = []
+    settings.OUTBOUND_URL_ALLOW = []
     file_sd.write(org_a)
     assert json.loads((tmp_path / "acme.json").read_text()) == []
 
