@@ -4,6 +4,7 @@ durations, label names and annotation templates. Errors name the field they belo
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from portal.tenancy.models import Organization
@@ -23,9 +24,9 @@ class RuleInvalid(Exception):
     """Per-field errors. A value is a message, or {key: message} for one label or annotation; `code` and
     `extra` (e.g. a position and caret for a log search) go into the API error as they are."""
 
-    def __init__(self, errors: dict[str, str | dict[str, str]], *, code: str = "invalid",
+    def __init__(self, errors: Mapping[str, str | dict[str, str]], *, code: str = "invalid",
                  extra: dict[str, Any] | None = None) -> None:
-        self.errors = errors
+        self.errors: dict[str, str | dict[str, str]] = dict(errors)
         self.code = code
         self.extra = extra or {}
         super().__init__(self.message)

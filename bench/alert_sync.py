@@ -1,4 +1,4 @@
-"""Benchmark: alert rule sync (issue 7, "Must show" 13).
+"""Benchmark: alert rule sync, in the shipped configuration.
 
 Starts what it measures, in the shipped configuration: Prometheus and Alertmanager (tests/procs.py), its own
 PostgreSQL database `portal_bench_alerts` (created and migrated), Redis (flushed) as the broker, and a

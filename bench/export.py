@@ -46,8 +46,9 @@ DAY_US = 86_400 * 1_000_000
 OTHER_MARKER = "OTHER-ORG-ROW"
 
 
-def load(rows: int, org_id: int, other_id: int) -> None:
-    """Bulk load with the parent's indexes dropped; rebuild the one the export reads by afterwards."""
+def load(rows: int, org_id: int, other_id: int, sessions: int) -> None:
+    """Bulk load, generated inside PostgreSQL in `sessions` sessions at once, with the parent's indexes
+    dropped; the index the export reads by is built afterwards."""
     from django.db import connection
 
     from logs_app.store import get_store
@@ -55,39 +56,40 @@ def load(rows: int, org_id: int, other_id: int) -> None:
 
     store = get_store()
     day_us = to_us(DAY)
-    step = DAY_US // (rows + rows // 20 + 1)
+    total = rows + rows // 20
+    step = DAY_US // (total + 1)
     with connection.cursor() as c:
         store._ensure_partitions(c, "logs_record", {day_us})  # type: ignore[attr-defined]
         c.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'logs_record'")
         for (name,) in c.fetchall():
             c.execute(f"DROP INDEX IF EXISTS {name}")
-        chunk = 1_000_000
-        total = rows + rows // 20
-        t = time.perf_counter()
-        for offset in range(0, total, chunk):
-            n = min(chunk, total - offset)
-            # Every 21st row belongs to the other org: the export must leave it out.
-            c.execute(f"""
-                INSERT INTO logs_record (org_id, time_us, service, level, severity_number, body, trace_id, span_id,
-                                         correlation_id, user_id, resource, attributes)
-                SELECT CASE WHEN g % 21 = 20 THEN {other_id} ELSE {org_id} END, {day_us} + g::bigint * {step},
-                       (ARRAY['api-router', 'user-service', 'analytics', 'billing'])[1 + g % 4],
-                       (ARRAY['info', 'info', 'info', 'warn', 'error', 'debug'])[1 + g % 6], 9,
-                       CASE WHEN g % 21 = 20 THEN '{OTHER_MARKER} ' WHEN g % 1000 = 7 THEN '=HYPERLINK("http://x")'
-                            ELSE '' END
-                         || 'request ' || g || ' handled in ' || (g % 997) || ' ms path=/v1/chat/completions',
-                       md5((g / 8)::text), left(md5(g::text), 16), 'req-' || (g / 4), 'user-' || (g % 5000),
-                       '{{"service.version": "1.4.2", "host.name": "node-3"}}'::jsonb,
-                       jsonb_build_object('http.status', (ARRAY[200, 200, 200, 404, 500])[1 + g % 5],
-                                          'http.route', '/v1/chat/completions', 'tokens', g % 4096)
-                FROM generate_series({offset}, {offset + n - 1}) g
-            """)
-            print(f"  loaded {offset + n:,} rows ({(offset + n) / (time.perf_counter() - t):,.0f}/s)", flush=True)
-        t = time.perf_counter()
-        c.execute("SET maintenance_work_mem = '512MB'")
-        c.execute("CREATE INDEX logs_record_org_time ON logs_record (org_id, time_us DESC, id DESC)")
-        c.execute("ANALYZE logs_record")
-        print(f"  export index built in {time.perf_counter() - t:.0f}s", flush=True)
+    connection.close()
+    # Every 21st row belongs to the other org, its body marked: the export must leave it out.
+    sql = f"""
+        INSERT INTO logs_record (org_id, time_us, service, level, severity_number, body, trace_id, span_id,
+                                 correlation_id, user_id, resource, attributes)
+        SELECT CASE WHEN g %% 21 = 20 THEN {other_id} ELSE {org_id} END, {day_us} + g::bigint * {step},
+               (ARRAY['api-router', 'user-service', 'analytics', 'billing'])[1 + g %% 4],
+               (ARRAY['info', 'info', 'info', 'warn', 'error', 'debug'])[1 + g %% 6], 9,
+               CASE WHEN g %% 21 = 20 THEN '{OTHER_MARKER} ' WHEN g %% 1000 = 7 THEN '=HYPERLINK("http://x")'
+                    ELSE '' END
+                 || 'request ' || g || ' handled in ' || (g %% 997) || ' ms path=/v1/chat/completions',
+               md5((g / 8)::text), left(md5(g::text), 16), 'req-' || (g / 4), 'user-' || (g %% 5000),
+               '{{"service.version": "1.4.2", "host.name": "node-3"}}'::jsonb,
+               jsonb_build_object('http.status', (ARRAY[200, 200, 200, 404, 500])[1 + g %% 5],
+                                  'http.route', '/v1/chat/completions', 'tokens', g %% 4096)
+        FROM generate_series(%s, %s) g
+    """
+    db_url = harness.database_url(NAME)
+    chunk = 250_000
+    t = time.perf_counter()
+    harness.parallel_sql([(sql, [o, min(o + chunk, total) - 1]) for o in range(0, total, chunk)], sessions, db_url)
+    print(f"  generated {total:,} rows in {time.perf_counter() - t:.0f}s ({total / (time.perf_counter() - t):,.0f}/s)",
+          flush=True)
+    t = time.perf_counter()
+    harness.parallel_sql([("CREATE INDEX logs_record_org_time ON logs_record (org_id, time_us DESC, id DESC)", None),
+                          ("ANALYZE logs_record", None)], 1, db_url)
+    print(f"  export index built in {time.perf_counter() - t:.0f}s", flush=True)
 
 
 def child(export_id: int) -> None:
@@ -123,6 +125,7 @@ def main() -> int:
     p.add_argument("--rows", type=int, default=10_000_000, help="lines to export (default: 10 M)")
     p.add_argument("--format", choices=["csv", "ndjson"], default="csv")
     p.add_argument("--no-gzip", action="store_true")
+    p.add_argument("--sessions", type=int, default=2, help="PostgreSQL sessions loading at once")
     p.add_argument("--reuse", action="store_true", help="export the already loaded database again when valid")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args, _ = p.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
@@ -144,7 +147,7 @@ def main() -> int:
         org = services.create_org("bench", "Bench Org", "bench")
         other = services.create_org("other", "Other Org", "other")
         t = time.perf_counter()
-        load(args.rows, org.pk, other.pk)
+        load(args.rows, org.pk, other.pk, args.sessions)
         from logs_app.store.records import to_us
 
         harness.record_dataset(NAME, GENERATOR, total, to_us(DAY))

@@ -297,6 +297,40 @@ class BenchInvalid(Exception):
     """A timed request answered wrongly: the figures are not valid."""
 
 
+def parallel_sql(jobs: list[Any], sessions: int, db_url: str) -> None:
+    """Run SQL jobs (statement, params) on `sessions` connections at once, in order of the list: a bulk
+    load or an index build is CPU-bound in one backend, so two sessions use both cores of a 2-core machine."""
+    import threading
+
+    import psycopg
+
+    queue = list(reversed(jobs))
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                conn.execute("SET maintenance_work_mem = '256MB'")
+                conn.execute("SET synchronous_commit = off")
+                while True:
+                    with lock:
+                        if not queue or errors:
+                            return
+                        sql, params = queue.pop()
+                    conn.execute(sql, params)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
 def free_port() -> int:
     import socket
 

@@ -1,5 +1,4 @@
-"""Benchmark: federated query_range through the portal vs the same query straight to Prometheus (issue 5,
-"Must show" 7).
+"""Benchmark: federated query_range through the portal vs the same query straight to Prometheus.
 
 Starts what it measures, in the shipped configuration: a Prometheus filled by remote write with `--series`
 series (default 102,000) spread over three orgs, Redis (the result cache), its own PostgreSQL database
@@ -11,12 +10,13 @@ gunicorn as deploy/gunicorn.conf.py runs it. Every timed answer is checked: stat
 - portal query_range median, uncached (`Cache-Control: no-cache`)   target ≤ 1.2× direct,
 - portal query_range median, cached (X-Cache: hit)                  target ≤ 0.5× direct,
 - PromQL parse+inject p99 over a mix of dashboard queries           target ≤ 1 ms,
-- cached-query throughput with `--clients` concurrent clients (reported; every answer a 200 hit).
+- cached-query throughput with `--clients` concurrent clients (reported; every answer a 200, hit or
+  the one miss that refills an expired entry).
 
     .venv/bin/python bench/metrics_query.py [--series 102000] [--samples 30] [--requests 40]
-                                            [--clients 8] [--seconds 5] [--redis-db 12]
+                                            [--clients 8] [--seconds 5]
 
-The defaults take about two minutes on 2 cores. Last line: `PASS|FAIL name=value …`.
+The defaults take about two minutes on 2 cores. Last line: `PASS|FAIL name=value … config=…`.
 """
 
 from __future__ import annotations

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,9 +59,9 @@ def _insert_sql(bench_org: int, other_org: int, start_us: int, step: float) -> s
     return f"""
         INSERT INTO logs_record (org_id, time_us, service, level, severity_number, body, trace_id, span_id,
                                  correlation_id, user_id, resource, attributes)
-        SELECT CASE WHEN g % 5 = 0 THEN {other_org} ELSE {bench_org} END,
+        SELECT CASE WHEN g %% 5 = 0 THEN {other_org} ELSE {bench_org} END,
                {start_us} + (g * {step})::bigint,
-               'svc-' || (g / 5 % {N_SERVICES}),
+               'svc-' || (g / 5 %% {N_SERVICES}),
                lv,
                CASE lv WHEN 'error' THEN 17 WHEN 'warn' THEN 13 WHEN 'debug' THEN 5 ELSE 9 END,
                CASE WHEN r2 < 0.001 THEN 'auth_failure for token ' ELSE '' END
@@ -71,45 +70,13 @@ def _insert_sql(bench_org: int, other_org: int, start_us: int, step: float) -> s
                md5((g / 8)::text), left(md5(g::text), 16),
                'req-' || left(md5((g / 4)::text || 'c'), 20),
                floor(random() * 10000)::int::text,
-               jsonb_build_object('service.name', 'svc-' || (g / 5 % {N_SERVICES}), 'host.name', 'node-' || (g % 7)),
+               jsonb_build_object('service.name', 'svc-' || (g / 5 %% {N_SERVICES}), 'host.name', 'node-' || (g %% 7)),
                jsonb_build_object('status', (ARRAY[200, 200, 200, 201, 404, 500])[1 + floor(r2 * 6)::int],
                                   'latency_ms', floor(r2 * 3000)::int)
         FROM (SELECT g, r2, CASE WHEN r < 0.05 THEN 'error' WHEN r < 0.15 THEN 'warn'
                                  WHEN r < 0.25 THEN 'debug' ELSE 'info' END AS lv
               FROM (SELECT g, random() AS r, random() AS r2 FROM generate_series(%s, %s) g) x) y
     """
-
-
-def _parallel(jobs: list[Any], sessions: int, db_url: str) -> None:
-    """Run SQL jobs (statement, params) on `sessions` connections at once: the load and the index builds
-    are CPU-bound in one backend each, so two sessions use both cores of a 2-core machine."""
-    import psycopg
-
-    queue = list(reversed(jobs))
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                conn.execute("SET maintenance_work_mem = '256MB'")
-                conn.execute("SET synchronous_commit = off")
-                while True:
-                    with lock:
-                        if not queue or errors:
-                            return
-                        sql, params = queue.pop()
-                    conn.execute(sql, params)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(sessions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 def load(db_url: str, rows: int, days: int, anchor_us: int, bench_org: int, other_org: int, sessions: int) -> None:
@@ -137,7 +104,7 @@ def load(db_url: str, rows: int, days: int, anchor_us: int, bench_org: int, othe
     chunk = 250_000
     step = (anchor_us - start_us) / rows
     sql = _insert_sql(bench_org, other_org, start_us, step)
-    _parallel([(sql, [o, min(o + chunk, rows) - 1]) for o in range(0, rows, chunk)], sessions, db_url)
+    harness.parallel_sql([(sql, [o, min(o + chunk, rows) - 1]) for o in range(0, rows, chunk)], sessions, db_url)
     print(f"  generated {rows:,} rows in {time.perf_counter() - t:.0f}s ({rows / (time.perf_counter() - t):,.0f}/s)",
           flush=True)
     t = time.perf_counter()
@@ -151,9 +118,9 @@ def load(db_url: str, rows: int, days: int, anchor_us: int, bench_org: int, othe
             child = f"{part}_{name.removeprefix('logs_record_')}_b"
             children.append((f"CREATE INDEX {child} ON {part} USING {on_parent}", None))
             attach.append((f"ALTER INDEX {name} ATTACH PARTITION {child}", None))
-    _parallel(parents, 1, db_url)
-    _parallel(children, sessions, db_url)
-    _parallel(attach + [("ANALYZE logs_record", None)], 1, db_url)
+    harness.parallel_sql(parents, 1, db_url)
+    harness.parallel_sql(children, sessions, db_url)
+    harness.parallel_sql(attach + [("ANALYZE logs_record", None)], 1, db_url)
     with connection.cursor() as c:
         c.execute("SELECT count(*) FROM pg_inherits h JOIN pg_class p ON p.oid = h.inhparent "
                   "WHERE p.relname = ANY(%s)", [PARENT_INDEXES])
@@ -244,7 +211,7 @@ def main() -> int:
         c.execute("SELECT count(*) FROM logs_record")
         total = c.fetchone()[0]
         c.execute("SELECT correlation_id FROM logs_record WHERE org_id = %s AND time_us > %s LIMIT 5000",
-                  [org.pk, anchor_us - (args.days - 1) * DAY_US])
+                  [org.pk, anchor_us - args.days * DAY_US])
         cids = [r[0] for r in c.fetchall()]
     rnd = random.Random(7)
     timings: dict[str, list[float]] = {k: [] for k in TARGETS_MS}
@@ -257,7 +224,7 @@ def main() -> int:
     try:
         with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
             for i in range(args.iterations + 10):  # the first ten warm caches and are not counted
-                hour_end = anchor_us - rnd.randrange(0, args.days * 24 - 24) * HOUR_US
+                hour_end = anchor_us - rnd.randrange(0, max(1, args.days * 24 - 24)) * HOUR_US
                 service = f"svc-{rnd.randrange(N_SERVICES)}"
                 cid = rnd.choice(cids)
                 cases = {

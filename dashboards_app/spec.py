@@ -186,7 +186,8 @@ def _variable(value: Any, path: str) -> dict[str, Any]:
     return var
 
 
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*\)\s*\Z")
+_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*\)"
+                           r"\s*\Z")
 
 
 def parse_label_values(query: str) -> tuple[str, str] | None:

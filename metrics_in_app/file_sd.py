@@ -65,7 +65,9 @@ def render(org: Organization) -> list[dict[str, Any]]:
 
 
 def write(org: Organization) -> Path:
-    """Write the org's file atomically (temp file in the same directory, fsync, rename)."""
+    """Write the org's file atomically (temp file in the same directory, fsync, rename). 0600 from
+    creation (mkstemp), never widened: the relay paths in it are signed credentials to scrape through
+    the portal with the target's secrets."""
     path = path_for(org)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(render(org), indent=2, sort_keys=True).encode()
@@ -75,7 +77,6 @@ def write(org: Organization) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -309,10 +309,11 @@ METRICS_IN_RETRY_AFTER_SECONDS = env.int("METRICS_IN_RETRY_AFTER_SECONDS", defau
 # channels and scrape targets may reach although not public (development receivers). Empty: only public
 # addresses. Never opens cloud metadata or the platform's own services.
 OUTBOUND_URL_ALLOW = env.list("OUTBOUND_URL_ALLOW", default=[])
-if env.str("METRICS_IN_SCRAPE_ALLOW_NETS", default=""):
-    # The old scrape-only name: silently ignoring it would close networks an operator opened on purpose.
-    raise ImproperlyConfigured("METRICS_IN_SCRAPE_ALLOW_NETS is now OUTBOUND_URL_ALLOW (it covers scrape targets "
-                               "and notification channels alike); rename the variable")
+for _retired, _current in (("METRICS_IN_SCRAPE_ALLOW_NETS", "OUTBOUND_URL_ALLOW"),):
+    # A renamed variable silently ignored would close networks an operator opened on purpose.
+    if env.str(_retired, default=""):
+        raise ImproperlyConfigured(f"{_retired} is now {_current} (it covers scrape targets and notification "
+                                   "channels alike); rename the variable")
 # Where Prometheus reaches the portal's scrape relay (targets with auth); default PORTAL_BASE_URL.
 METRICS_IN_RELAY_BASE_URL = _str("METRICS_IN_RELAY_BASE_URL", PORTAL_BASE_URL)
 

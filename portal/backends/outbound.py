@@ -262,8 +262,8 @@ def _platform_hit(host: str, port: int, ips: list[IPAddress]) -> str | None:
         except ServiceError:
             continue
         for ip in ips:
-            # A service on loopback answers on every loopback address of the host.
-            if ip in pips or (ip.is_loopback and any(p.is_loopback for p in pips)):
+            # A service on loopback (or on every interface) answers on every loopback address of the host.
+            if ip in pips or (ip.is_loopback and any(p.is_loopback or p.is_unspecified for p in pips)):
                 return what
     return None
 

@@ -14,6 +14,7 @@ from alerts_app.models import Channel, Rule
 from portal.backends import outbound
 from portal.crypto import decrypt
 from portal.tenancy.models import AuditEntry, Organization
+from tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -133,15 +134,28 @@ def test_channel_validation(api_alice: APIClient, alert_files: Path, body: dict[
     assert r.json()["error"]["details"]["field"] == field
 
 
-def test_policy_round_trip_and_validation(api_alice: APIClient, alert_files: Path) -> None:
+def test_policy_round_trip_and_validation(api_alice: APIClient, org_a: Organization, alert_files: Path,
+                                          django_capture_on_commit_callbacks: Any) -> None:
     body = {"group_by": ["alertname", "job"], "repeat_interval": "2h",
             "mute_time_intervals": [{"weekdays": ["saturday", "sunday"]},
                                     {"times": [{"start_time": "22:00", "end_time": "23:59"}]}]}
-    r = api_alice.put("/api/v1/alerts/policy/", body, format="json")
+    channel = ChannelFactory(org=org_a)  # an org without a channel has no route to carry the policy
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        r = api_alice.put("/api/v1/alerts/policy/", body, format="json")
     assert r.status_code == 200, r.content
+    assert queued, "saving the policy requested no sync"
     assert api_alice.get("/api/v1/alerts/policy/").json()["repeat_interval"] == "2h"
-    text = (alert_files / "am" / "alertmanager.yml").read_text() if (alert_files / "am").exists() else ""
-    assert "saturday" in text or text == ""
+    # The sync rendered the policy into the Alertmanager config: the org's route groups and repeats as
+    # asked, and the channel's leaves are muted on the weekend.
+    config = yaml.safe_load((alert_files / "am" / "alertmanager.yml").read_text())
+    [route] = [r for r in config["route"]["routes"] if r.get("matchers") == ['org_id="acme"']]
+    assert route["repeat_interval"] == "2h" and route["group_by"] == ["alertname", "job"]
+    leaves = [leaf for sev in route["routes"] for leaf in sev.get("routes", [])
+              if leaf["receiver"] == f"org{org_a.pk}-ch{channel.pk}"]
+    assert leaves and all(leaf["mute_time_intervals"] for leaf in leaves)
+    intervals = {t["name"]: t["time_intervals"] for t in config["time_intervals"]}
+    muted = [i for name in leaves[0]["mute_time_intervals"] for i in intervals[name]]
+    assert {"weekdays": ["saturday", "sunday"]} in muted
     bad = api_alice.put("/api/v1/alerts/policy/", {"mute_time_intervals": [{"weekdays": ["funday"]}]},
                         format="json")
     assert bad.status_code == 400 and bad.json()["error"]["details"]["field"] == "mute_time_intervals"

@@ -111,6 +111,7 @@ def test_bad_trace_id_and_buckets(api_bob: APIClient, data: Any) -> None:
 def test_other_org_sees_nothing(api_charlie: APIClient, data: Any) -> None:
     body = api_charlie.get("/api/v1/logs/search", {"q": "", **RANGE}).json()
     assert [r["body"] for r in body["records"]] == ["globex secret"]
+    assert api_alice.get("/api/v1/logs/search", {"q": "correlation_id=req-5", **RANGE}).json()["records"]
     assert api_charlie.get("/api/v1/logs/search", {"q": "correlation_id=req-5", **RANGE}).json()["records"] == []
     assert api_charlie.get("/api/v1/logs/histogram", {**RANGE}).json()["total"] == 1
     traces = api_charlie.get("/api/v1/traces/search", {**RANGE}).json()["traces"]

@@ -149,6 +149,7 @@ def test_other_org_gets_404_for_export_urls(api_alice: Any, api_charlie: Any, se
     assert api_charlie.get(f"/api/v1/exports/{export_id}/").status_code == 404
     assert api_charlie.post(f"/api/v1/exports/{export_id}/cancel/").status_code == 404
     assert api_charlie.delete(f"/api/v1/exports/{export_id}/").status_code == 404
+    assert [e["id"] for e in api_alice.get("/api/v1/exports/").json()["results"]] == [export_id]
     assert api_charlie.get("/api/v1/exports/").json()["count"] == 0
     # The signed link itself, fetched with another org's token: 404 (the link is org-checked).
     assert _download(api_charlie, url).status_code == 404

@@ -32,6 +32,7 @@ def test_context_same_service_around_record(api_alice: Any, org_a: Any, seeded: 
 
 def test_context_of_another_org_is_404(api_charlie: Any, api_alice: Any, org_a: Any, seeded: Any) -> None:
     rid = _a_record_id(org_a, seeded)
+    assert api_alice.get(f"/api/v1/logs/context/{rid}/").json()["record"]["id"] == rid
     resp = api_charlie.get(f"/api/v1/logs/context/{rid}/")
     assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
     assert api_alice.get("/api/v1/logs/context/garbage/").status_code == 404
@@ -60,6 +61,7 @@ def test_trace_detail_and_its_isolation(api_alice: Any, api_charlie: Any, seeded
     assert len(data["spans"]) == 3 and data["spans"][0]["events"][0]["name"] == "auth.checked"
     assert all(r["trace_id"] == TRACE_A for r in data["logs"]) and data["logs"]
     assert api_charlie.get(f"/api/v1/traces/{TRACE_A}/").status_code == 404
+    assert api_charlie.get(f"/api/v1/traces/{TRACE_B}/").json()["spans"], "B does not see its own trace"
     assert api_alice.get(f"/api/v1/traces/{TRACE_B}/").status_code == 404
 
 

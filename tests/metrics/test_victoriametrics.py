@@ -69,11 +69,12 @@ def test_foreign_matcher_rejected_before_vm(acme: Any, vm_ds: Datasource) -> Non
     assert resp.status_code == 400
 
 
-def test_series_labels_values(acme: Any, vm_ds: Datasource, org_a: Organization) -> None:
+def test_series_labels_values(acme: Any, vm_ds: Datasource, org_a: Organization, org_b: Organization) -> None:
     series = json.loads(acme.get(f"{BASE}/series", {"match[]": "org_secret_info"}).content)["data"]
     assert [s["secret"] for s in series] == ["acme-secret"]
     assert federation.label_values(org_a, "org_id") == ["acme"]
     assert "only_globex_metric" not in federation.label_values(org_a, "__name__")
+    assert "only_globex_metric" in federation.label_values(org_b, "__name__")  # it is there, for its org
     assert "secret" in federation.labels(org_a)
 
 

@@ -95,6 +95,7 @@ def test_api_crud_roles_and_cross_org(api_alice: Any, api_bob: Any, api_charlie:
     assert api_charlie.patch(f"/api/v1/scrape-targets/{tid}/", {"name": "x"}, format="json").status_code == 404
     assert api_charlie.delete(f"/api/v1/scrape-targets/{tid}/").status_code == 404
     assert api_charlie.get(f"/api/v1/scrape-targets/{tid}/health/").status_code == 404
+    assert [t["id"] for t in api_alice.get("/api/v1/scrape-targets/").json()["results"]] == [tid]
     assert api_charlie.get("/api/v1/scrape-targets/").json()["results"] == []
     # Label checks: the org label cannot be set by the admin either.
     r = api_alice.patch(f"/api/v1/scrape-targets/{tid}/", {"labels": {"org_id": "globex"}}, format="json")

@@ -78,7 +78,10 @@ def test_custom_metric_usable_at_once(prom: Any, live_server: Any, ingest_a: str
         assert time.monotonic() < deadline, data
         time.sleep(1)
     b_dash = api_charlie.post("/api/v1/dashboards/", doc, format="json").json()["uid"]
-    assert 12.0 not in _values(api_charlie.get(f"/api/v1/dashboards/{b_dash}/data/").json())
+    b_data = api_charlie.get(f"/api/v1/dashboards/{b_dash}/data/")
+    # B's panel ran its query without error: the value is missing because it is A's, not by accident.
+    assert b_data.status_code == 200 and '"error"' not in b_data.content.decode(), b_data.content
+    assert 12.0 not in _values(b_data.json())
     assert api_charlie.get(f"/api/v1/dashboards/{uid}/data/").status_code == 404
 
     # An alert rule on it (preview evaluates the rule's query against the backend as the org).
@@ -93,5 +96,6 @@ def test_custom_metric_usable_at_once(prom: Any, live_server: Any, ingest_a: str
         assert time.monotonic() < deadline, preview.json()
         time.sleep(1)
     b_preview = api_charlie.post("/api/v1/alerts/rules/preview/", rule, format="json")
-    assert b_preview.status_code == 200 and 12.0 not in _values(b_preview.json())
+    assert b_preview.status_code == 200 and '"error"' not in b_preview.content.decode(), b_preview.content
+    assert 12.0 not in _values(b_preview.json())
     assert api_alice.post("/api/v1/alerts/rules/", rule, format="json").status_code == 201

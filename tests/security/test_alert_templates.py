@@ -28,7 +28,9 @@ from tests import procs
 from tests.alerts.receivers import wait_for
 
 SECRET_VALUE = "987654321"  # org B's series value: must never show up in anything of org A
-LEAK = '{{ with query "globex_revenue_total" }}{{ . | first | value }}{{ end }}'
+SECRET_SPELLINGS = (SECRET_VALUE, "9.87654321")  # as printf "%.0f" and as Prometheus prints a float
+# With the allow-list switched off, this summary fires as "987654321" in org A (checked by hand).
+LEAK = '{{ with query "globex_revenue_total" }}{{ . | first | value | printf "%.0f" }}{{ end }}'
 RULE = {"name": "Queue deep", "kind": "threshold", "query": "acme_queue_depth", "comparator": ">",
         "threshold": 1, "for_duration": "0s"}
 
@@ -294,8 +296,9 @@ def test_the_template_leak_is_refused_and_allowed_templates_fire_without_foreign
     assert alerts[0]["annotations"]["description"] == "7 items on acme"
     assert alerts[0]["labels"]["team"] == "ACME-APP"
     everything_a_sees = json.dumps(api_alice.get("/api/v1/alerts/active/").json())
-    assert SECRET_VALUE not in everything_a_sees and "globex" not in everything_a_sees
+    assert not [v for v in SECRET_SPELLINGS if v in everything_a_sees] and "globex" not in everything_a_sees
     # Prometheus itself never got the stored leak: no loaded rule carries a query template.
     loaded = json.dumps(httpx.get(prom.url + "/api/v1/rules").json())
     assert "globex_revenue_total" not in loaded and "Stored_leak" not in loaded
-    assert SECRET_VALUE not in json.dumps(httpx.get(prom.url + "/api/v1/alerts").json())
+    every_alert = json.dumps(httpx.get(prom.url + "/api/v1/alerts").json())
+    assert not [v for v in SECRET_SPELLINGS if v in every_alert]

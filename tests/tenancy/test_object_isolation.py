@@ -42,12 +42,13 @@ PAGE_OBJECTS: dict[str, tuple[type[models.Model], str]] = {
 NOT_ORG_ROWS = {
     "slug": "built-in dashboards are one shared, read-only catalogue",
     "name": "a label name to list values of, answered through the org-enforced PromQL path",
-    "silence_id": "silences live in Alertmanager: tests/alerts/test_live.py::test_silences_forced_to_org_and_cross_org_404",
-    "trace_id": "log/trace store rows: tests/logs_ui/test_logs_traces_api.py::test_trace_detail_and_its_isolation",
-    "record_id": "log store rows: tests/logs_ui/test_logs_traces_api.py::test_context_of_another_org_is_404",
-    "token": "signed, expiring links: tests/logs_ui/test_exports.py::test_download_link_checks_signature_org_and_expiry",
+    "silence_id": "silences live in Alertmanager: alerts/test_live.py::test_silences_forced_to_org_and_cross_org_404",
+    "trace_id": "trace store rows: logs_ui/test_logs_traces_api.py::test_trace_detail_and_its_isolation",
+    "record_id": "log store rows: logs_ui/test_logs_traces_api.py::test_context_of_another_org_is_404",
+    "token": "signed, expiring links (export download: logs_ui/test_exports.py::"
+             "test_download_link_checks_signature_org_and_expiry; scrape relay: metrics_in/test_scrape_targets.py)",
     "uidb64": "Django's password reset link",
-    "org_id": "signed Alertmanager webhook: tests/alerts/test_channels.py::test_relay_hook_signs_and_only_serves_its_org",
+    "org_id": "signed Alertmanager webhook: alerts/test_channels.py::test_relay_hook_signs_and_only_serves_its_org",
     "receiver": "signed Alertmanager webhook (with org_id)",
 }
 # Models behind object routes that are platform configuration, not org-owned (staff only).
@@ -200,7 +201,7 @@ def _make_object(model: type[models.Model], org: Organization) -> models.Model:
         maker = factory_for(model)
     except LookupError as exc:
         pytest.fail(str(exc))
-    return maker(org=org)  # type: ignore[no-any-return]
+    return maker.create(org=org)  # type: ignore[no-any-return]
 
 
 def _session(user: Any, org: Organization) -> Client:
@@ -285,7 +286,7 @@ def _viewset_list(route: Route) -> Callable[[Organization, Any], tuple[str, dict
 
 
 def _dashboard_versions(org: Organization, user: Any) -> tuple[str, dict[str, Any]]:
-    dash = factory_for(Dashboard)(org=org)
+    dash = factory_for(Dashboard).create(org=org)
     return f"/api/v1/dashboards/{dash.uid}/versions/", {"dashboard": dash}
 
 
