@@ -244,40 +244,50 @@ def render_alertmanager_config(orgs: list[Organization], channels: dict[int, lis
 
 
 _ORG_ROUTE_RE = re.compile(r"org([0-9]+)-default")
+_ORG_NAME_RE = re.compile(r"org([0-9]+)-")
 
 
 def parse_fragments(text: str | None) -> dict[int, OrgFragment]:
     """Each org's part of a config the portal wrote (what Alertmanager last accepted), by org id."""
     config = _load_config(text)
+    receivers: dict[int, list[dict[str, Any]]] = {}
+    for r in config.get("receivers") or []:
+        if m := _ORG_NAME_RE.match(str(r.get("name", ""))):
+            receivers.setdefault(int(m.group(1)), []).append(r)
+    intervals: dict[int, list[dict[str, Any]]] = {}
+    for t in config.get("time_intervals") or []:
+        if m := _ORG_NAME_RE.match(str(t.get("name", ""))):
+            intervals.setdefault(int(m.group(1)), []).append(t)
     out: dict[int, OrgFragment] = {}
     for route in (config.get("route") or {}).get("routes") or []:
-        m = _ORG_ROUTE_RE.fullmatch(str(route.get("receiver", "")))
-        if m:
+        if m := _ORG_ROUTE_RE.fullmatch(str(route.get("receiver", ""))):
             org_id = int(m.group(1))
-            prefix = f"org{org_id}-"
-            out[org_id] = OrgFragment(
-                org_id, route,
-                [r for r in config.get("receivers") or [] if str(r.get("name", "")).startswith(prefix)],
-                [t for t in config.get("time_intervals") or [] if str(t.get("name", "")).startswith(f"{prefix}mute-")])
+            out[org_id] = OrgFragment(org_id, route, receivers.get(org_id, []), intervals.get(org_id, []))
     return out
 
 
 def referenced_files(text: str) -> set[str]:
     """Every path a config's `*_file` fields name."""
-    found: set[str] = set()
+    return _file_refs(_load_config(text))
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
+
+def fragment_files(fragment: OrgFragment) -> set[str]:
+    return _file_refs(fragment.receivers)
+
+
+def _file_refs(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
                 if str(key).endswith("_file") and isinstance(value, str):
                     found.add(value)
                 else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(_load_config(text))
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
     return found
 
 
@@ -285,7 +295,9 @@ def _load_config(text: str | None) -> dict[str, Any]:
     """The portal writes JSON under a comment header (see to_yaml); YAML covers a hand-edited file."""
     if not text:
         return {}
-    body = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
+    body = text
+    while body.startswith("#"):  # the header comment; JSON has no comments
+        body = body.partition("\n")[2]
     try:
         doc = json.loads(body)
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -151,9 +152,11 @@ def preview(org: Organization, data: dict[str, Any], hours: int = 24, points: in
     rule = Rule(org=org, kind=kind, query=data.get("query", ""), expr=data.get("expr", ""),
                 comparator=data.get("comparator", ">"), threshold=data.get("threshold"))
     shown = rule.query if kind == RuleKind.THRESHOLD else rule.expr
-    end = time.time()
+    step = max(15.0, hours * 3600 / points)
+    # Federation aligns ranges to the step (shared cache entries); ending on the next step boundary keeps
+    # the latest samples in the chart instead of up to one step behind.
+    end = math.ceil(time.time() / step) * step
     start = end - hours * 3600
-    step = max(15.0, (end - start) / points)
     # Through federation, like any other read: the org's datasource, its guards and cache, and
     # X-Scope-OrgID for multi-tenant backends.
     try:

@@ -13,6 +13,7 @@ fails keeps its last accepted part (or is left out) and alone shows the error.""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +50,7 @@ class AlertmanagerPlan:
     secret_files: dict[str, str] = field(default_factory=dict)
     org_errors: dict[int, str] = field(default_factory=dict)
     error: str = ""  # a failure no org's part explains (the global section): nothing is written
+    kept_files: set[str] = field(default_factory=set)  # secret files the kept (last accepted) parts name
 
 
 @dataclass
@@ -299,7 +301,7 @@ def _plan_alertmanager(fragments: dict[int, OrgFragment], on_disk: str | None) -
         whole = exc.output
     try:
         checks.check_alertmanager_config(render.assemble_alertmanager_config([]))
-        bad = _refused_parts(frags)
+        bad = _refused_parts(frags, known_refused=True)
     except checks.CheckFailed as exc:
         whole, bad = exc.output, {}
     if not bad:
@@ -319,23 +321,26 @@ def _plan_alertmanager(fragments: dict[int, OrgFragment], on_disk: str | None) -
                                              else "it is left out of Alertmanager") + f": {reason}"
               for org_id, reason in bad.items()}
     secret_files = {name: content for f in good for name, content in f.secret_files.items()}
-    return AlertmanagerPlan(text, secret_files, errors)
+    kept_files = {path for f in kept.values() for path in render.fragment_files(f)}
+    return AlertmanagerPlan(text, secret_files, errors, kept_files=kept_files)
 
 
-def _refused_parts(frags: list[OrgFragment]) -> dict[int, str]:
-    """{org id: amtool's reason} for each part amtool refuses; names are per org, so parts that pass
-    alone pass together."""
+def _refused_parts(frags: list[OrgFragment], *, known_refused: bool = False) -> dict[int, str]:
+    """{org id: amtool's reason} for each part amtool refuses. Names are per org, so parts that pass
+    alone pass together: when a refused set's first half passes, its second half needs no check."""
     if not frags:
         return {}
-    try:
-        checks.check_alertmanager_config(render.assemble_alertmanager_config(frags))
-        return {}
-    except checks.CheckFailed as exc:
-        if len(frags) == 1:
-            m = _AMTOOL_REASON_RE.search(exc.output)
-            return {frags[0].org_id: m.group(1).strip() if m else exc.output}
+    if len(frags) == 1 or not known_refused:
+        try:
+            checks.check_alertmanager_config(render.assemble_alertmanager_config(frags))
+            return {}
+        except checks.CheckFailed as exc:
+            if len(frags) == 1:
+                m = _AMTOOL_REASON_RE.search(exc.output)
+                return {frags[0].org_id: m.group(1).strip() if m else exc.output}
     mid = len(frags) // 2
-    return {**_refused_parts(frags[:mid]), **_refused_parts(frags[mid:])}
+    first = _refused_parts(frags[:mid])
+    return {**first, **_refused_parts(frags[mid:], known_refused=not first)}
 
 
 def _write_alertmanager(report: SyncReport, am_path: Any, plan: AlertmanagerPlan) -> None:
@@ -343,13 +348,19 @@ def _write_alertmanager(report: SyncReport, am_path: Any, plan: AlertmanagerPlan
     hook URLs and routing are the org's business); then secrets no longer named."""
     directory = render.secrets_dir()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    on_disk = {e.name: e for e in os.scandir(directory) if e.is_file() and not e.name.startswith(".")}
     for name, content in plan.secret_files.items():
+        entry = on_disk.get(name)
+        # Thousands of these per reconcile: compare in place, write only what differs (or is too open).
+        if entry is not None and not entry.stat().st_mode & 0o077:
+            with open(entry.path, "rb") as fh:
+                if fh.read() == content.encode():
+                    continue
         checks.atomic_write(directory / name, content, private=True)
     report.am_written = checks.atomic_write(am_path, plan.text, private=True)
-    named = render.referenced_files(plan.text)
-    for path in directory.iterdir():
-        if path.is_file() and str(path) not in named and not path.name.startswith("."):
-            path.unlink(missing_ok=True)
+    for name, entry in on_disk.items():
+        if name not in plan.secret_files and entry.path not in plan.kept_files:
+            os.unlink(entry.path)
 
 
 def _record_isolated(report: SyncReport, target_ids: list[int], isolated: dict[int, str], full: bool) -> None:

@@ -318,9 +318,9 @@ def refused_templates(labels: Mapping[str, object], annotations: Mapping[str, ob
     """The first label or annotation whose template is refused: (field, key, error), or None."""
     for field, values in (("labels", labels), ("annotations", annotations)):
         for key, value in values.items():
-            if not isinstance(value, str):
-                continue
             try:
+                if not isinstance(value, str):
+                    raise TemplateRefused("must be text", 0)
                 check_template(value)
             except TemplateRefused as exc:
                 return field, str(key), exc

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 
+from portal.core.page_config import page_config
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 from portal.tenancy.views_base import org_view
@@ -17,12 +17,6 @@ from portal.tenancy.views_base import org_view
 from . import services, sync
 from .catalog import TEMPLATES
 from .models import Channel, Rule, Severity
-
-
-def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    org = request.org_ctx.org  # type: ignore[attr-defined]
-    return {"org": org.slug, "api": "/api/v1/alerts/", "csrf": get_token(request),
-            "can_write": request.org_ctx.can_write, **extra}  # type: ignore[attr-defined]
 
 
 def _from_backend(read: Callable[[Organization], list[dict[str, Any]]],
@@ -46,7 +40,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
     return render(request, "alerts_app/list.html", {
         "org": org, "alerts": alerts, "counts": counts, "backend_error": backend_error, "rules": rules,
         "history": services.history(org, 50), "status": sync.org_sync_status(org),
-        "page_config": _page_config(request)})
+        "page_config": page_config(request, "alerts")})
 
 
 @org_view()
@@ -59,8 +53,8 @@ def rule_editor(request: HttpRequest, rule_id: int | None = None) -> HttpRespons
             raise Http404("Rule not found.")
     channels = list(Channel.objects.for_org(org).values("id", "name", "kind"))
     return render(request, "alerts_app/rule_editor.html", {
-        "org": org, "rule": rule, "page_config": _page_config(
-            request, rule_id=rule.pk if rule else None, channels=channels,
+        "org": org, "rule": rule, "page_config": page_config(
+            request, "alert-rule", rule_id=rule.pk if rule else None, channels=channels,
             templates=[t.as_dict() for t in TEMPLATES.values()])})
 
 
@@ -68,7 +62,8 @@ def rule_editor(request: HttpRequest, rule_id: int | None = None) -> HttpRespons
 def channel_list(request: HttpRequest) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
     return render(request, "alerts_app/channels.html", {
-        "org": org, "channels": Channel.objects.for_org(org), "page_config": _page_config(request)})
+        "org": org, "channels": Channel.objects.for_org(org),
+        "page_config": page_config(request, "alert-channels")})
 
 
 @org_view()
@@ -76,4 +71,5 @@ def silence_list(request: HttpRequest) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
     silences, backend_error = _from_backend(services.list_silences, org)
     return render(request, "alerts_app/silences.html", {
-        "org": org, "silences": silences, "backend_error": backend_error, "page_config": _page_config(request)})
+        "org": org, "silences": silences, "backend_error": backend_error,
+        "page_config": page_config(request, "alert-silences")})

@@ -143,8 +143,11 @@ def reusable_dataset(name: str, redis: str, generator: str, rows: int, count_sql
             print("reuse: no data set recorded; loading", flush=True)
             return None
         wanted = (schema_version(), generator, rows)
-        if row[:3] != wanted:
-            print(f"reuse: data set was made for {row[:3]}, this run needs {wanted}; loading", flush=True)
+        changed = [what for what, had, want in zip(("schema", "generator", "rows"), row[:3], wanted, strict=True)
+                   if had != want]
+        if changed:
+            print(f"reuse: the loaded data set differs in {', '.join(changed)} (rows: {row[2]:,} loaded, {rows:,} "
+                  "wanted); loading", flush=True)
             return None
         c.execute(count_sql)
         counted = c.fetchone()[0]

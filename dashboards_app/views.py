@@ -10,12 +10,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from dashboards_app import builtin, services
 from dashboards_app.models import Dashboard
+from portal.core.page_config import page_config
 from portal.errors import ServiceError
 from portal.tenancy.context import OrgContext
 from portal.tenancy.views_base import org_view
@@ -25,12 +25,6 @@ def _ctx(request: HttpRequest) -> OrgContext:
     return request.org_ctx  # type: ignore[attr-defined, no-any-return]
 
 
-def _page_config(request: HttpRequest, **extra: Any) -> dict[str, Any]:
-    ctx = _ctx(request)
-    return {"org": ctx.org.slug, "canEdit": ctx.can_write, "isStaff": ctx.is_staff, "csrf": get_token(request),
-            "api": "/api/v1", "base": f"/o/{ctx.org.slug}", **extra}
-
-
 @org_view()
 def dashboard_list(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
@@ -38,7 +32,7 @@ def dashboard_list(request: HttpRequest) -> HttpResponse:
                                                           "updated_at")
     return render(request, "dashboards_app/list.html", {
         "org": ctx.org, "builtins": builtin.all_builtins(), "dashboards": dashboards,
-        "config": _page_config(request)})
+        "page_config": page_config(request, "dashboard-list")})
 
 
 @org_view(write_role="editor")
@@ -57,7 +51,7 @@ def dashboard_new(request: HttpRequest) -> HttpResponse:
 
 def _render_dashboard(request: HttpRequest, doc: dict[str, Any], **config: Any) -> HttpResponse:
     return render(request, "dashboards_app/dashboard.html", {
-        "org": _ctx(request).org, "doc": doc, "config": _page_config(request, doc=doc, **config)})
+        "org": _ctx(request).org, "doc": doc, "page_config": page_config(request, "dashboard", doc=doc, **config)})
 
 
 @org_view()
@@ -100,8 +94,8 @@ def dashboard_versions(request: HttpRequest, uid: str) -> HttpResponse:
 def explore(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboards_app/explore.html", {
         "org": _ctx(request).org,
-        "config": _page_config(request, query=request.GET.get("query", ""), start=request.GET.get("from", "now-1h"),
-                               end=request.GET.get("to", "now"))})
+        "page_config": page_config(request, "explore", query=request.GET.get("query", ""),
+                                   start=request.GET.get("from", "now-1h"), end=request.GET.get("to", "now"))})
 
 
 def _or_404(fn: Any) -> Any:

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import render
 
 from logs_app import tail
+from portal.core.page_config import page_config
 from portal.errors import ServiceError, json_error
 from portal.tenancy.context import context_for
 from portal.tenancy.views_base import org_view
@@ -21,9 +22,10 @@ from portal.tenancy.views_base import org_view
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
 
 
-def _page(request: HttpRequest, template: str, **extra: object) -> HttpResponse:
+def _page(request: HttpRequest, template: str, active: str, **extra: object) -> HttpResponse:
     org = request.org_ctx.org  # type: ignore[attr-defined]
-    return render(request, f"logs_app/{template}", {"org": org, **extra})
+    config = page_config(request, template.removesuffix(".html"), **extra)
+    return render(request, f"logs_app/{template}", {"org": org, "active": active, "page_config": config, **extra})
 
 
 @org_view()

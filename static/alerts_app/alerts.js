@@ -1,32 +1,17 @@
-/* Alerting pages: rule editor (templates, preview), channel/policy forms, silences. All writes go
-   through the REST API with the session, X-Portal-Org and the CSRF token. */
+/* Alerting pages: alert list (sync states), rule editor (templates, preview), channel/policy forms,
+   silences. All writes go through the REST API; which page this is comes from the page config. */
 "use strict";
-window.Alerts = (function () {
-  const config = JSON.parse(document.getElementById("alerts-config").textContent);
-  const $ = (sel, root) => (root || document).querySelector(sel);
-  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+(function () {
+  const { api, config, el, $, $$ } = window.Portal;
+  const state = { template: "" };
 
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin",
-      headers: { "X-Portal-Org": config.org, "Accept": "application/json" } };
-    if (method !== "GET") { opts.headers["X-CSRFToken"] = config.csrf; }
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    const resp = await fetch(config.api + path, opts);
-    const text = await resp.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!resp.ok) {
-      const err = (data && data.error) || {};
-      const e = new Error(err.message || ("HTTP " + resp.status));
-      e.field = (err.details || {}).field; throw e;
-    }
-    return data;
-  }
-
+  /* An ApiError's message in the page's error box; the field it names (details.field) is marked. */
   function showError(box, e) {
     box.textContent = e ? e.message : "";
-    $$(".field-error").forEach((el) => el.classList.remove("field-error"));
-    if (e && e.field) {
-      const name = e.field.split(".").pop();
+    $$(".field-error").forEach((node) => node.classList.remove("field-error"));
+    const field = e && e.details && e.details.field;
+    if (field) {
+      const name = field.split(".").pop();
       const input = $(`[name="${name}"]`);
       if (input) { input.classList.add("field-error"); input.focus(); }
     }
@@ -45,13 +30,13 @@ window.Alerts = (function () {
   function initList() {
     $$("[data-delete-rule]").forEach((b) => b.addEventListener("click", async () => {
       if (!confirm("Delete this rule?")) return;
-      await api("DELETE", "rules/" + b.dataset.deleteRule + "/");
+      await api.delete("/alerts/rules/" + b.dataset.deleteRule + "/");
       location.reload();
     }));
     async function poll() {
       const pending = $$("[data-rule]").filter((tr) => $("[data-sync-state]", tr).textContent !== "synced");
       if (!pending.length) return;
-      const data = await api("GET", "rules/?page_size=500");
+      const data = await api.get("/alerts/rules/", { page_size: 500 });
       for (const r of data.results || data) {
         const tr = $(`[data-rule="${r.id}"]`);
         if (!tr) continue;
@@ -79,7 +64,7 @@ window.Alerts = (function () {
       body.log_query = f("log_query").value; body.log_count = Number(f("log_count").value);
       body.log_window_minutes = Number(f("log_window_minutes").value);
     }
-    if (config.template) body.template = config.template;
+    if (state.template) body.template = state.template;
     return body;
   }
 
@@ -97,24 +82,19 @@ window.Alerts = (function () {
 
   function showKind(form) {
     const kind = form.elements.kind.value;
-    $$(".kind", form).forEach((el) => { el.hidden = !el.classList.contains("kind-" + kind); });
+    $$(".kind", form).forEach((node) => { node.hidden = !node.classList.contains("kind-" + kind); });
   }
 
   async function applyTemplate(form) {
     const key = $("#tpl").value;
     const box = $("#tpl-params");
-    box.innerHTML = "";
-    config.template = key || "";
+    box.replaceChildren();
+    state.template = key || "";
     if (!key) return;
     const tpl = config.templates.find((t) => t.key === key);
-    for (const p of tpl.params) {
-      const d = document.createElement("div");
-      d.innerHTML = `<label for="tp-${p.name}"></label><input id="tp-${p.name}" data-param="${p.name}">`;
-      d.querySelector("label").textContent = p.label;
-      d.querySelector("input").value = p.default;
-      d.querySelector("input").addEventListener("input", () => buildTemplate(form, tpl));
-      box.appendChild(d);
-    }
+    box.append(...tpl.params.map((p) => el("div", {},
+      el("label", { for: "tp-" + p.name }, p.label),
+      el("input", { id: "tp-" + p.name, "data-param": p.name, value: p.default, oninput: () => buildTemplate(form, tpl) }))));
     buildTemplate(form, tpl);
   }
 
@@ -124,7 +104,7 @@ window.Alerts = (function () {
     $$("[data-param]").forEach((i) => { params[i.dataset.param] = i.value; });
     clearTimeout(buildTemplate.t);
     buildTemplate.t = setTimeout(async () => {
-      const built = await api("POST", "rules/from-template/?dry_run=1", { template: tpl.key, params });
+      const built = await api.post("/alerts/rules/from-template/", { template: tpl.key, params }, { dry_run: 1 });
       fillForm(form, built);
     }, 150);
   }
@@ -135,16 +115,16 @@ window.Alerts = (function () {
     form.elements.kind.addEventListener("change", () => showKind(form));
     showKind(form);
     $("#tpl").addEventListener("change", () => applyTemplate(form));
-    const idEl = document.getElementById("rule-id");
-    const ruleId = idEl ? JSON.parse(idEl.textContent) : null;
-    if (ruleId) { api("GET", "rules/" + ruleId + "/").then((r) => { config.template = r.template; fillForm(form, r); }); }
+    const ruleId = config.rule_id;
+    if (ruleId) { api.get("/alerts/rules/" + ruleId + "/").then((r) => { state.template = r.template; fillForm(form, r); }); }
     $("#btn-preview").addEventListener("click", () => preview(form, err));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       showError(err, null);
       try {
-        await api(ruleId ? "PUT" : "POST", ruleId ? "rules/" + ruleId + "/" : "rules/", ruleFromForm(form));
-        location.href = "/o/" + config.org + "/alerts/";
+        if (ruleId) await api.put("/alerts/rules/" + ruleId + "/", ruleFromForm(form));
+        else await api.post("/alerts/rules/", ruleFromForm(form));
+        location.href = config.base + "/alerts/";
       } catch (e) { showError(err, e); }
     });
   }
@@ -152,12 +132,12 @@ window.Alerts = (function () {
   async function preview(form, err) {
     showError(err, null);
     const box = $("#preview");
-    box.innerHTML = '<div class="muted">Loading…</div>';
+    box.replaceChildren(el("div", { class: "muted" }, "Loading…"));
     let data;
-    try { data = await api("POST", "rules/preview/", ruleFromForm(form)); } catch (e) {
-      box.innerHTML = ""; showError(err, e); return;
+    try { data = await api.post("/alerts/rules/preview/", ruleFromForm(form)); } catch (e) {
+      box.replaceChildren(); showError(err, e); return;
     }
-    box.innerHTML = "";
+    box.replaceChildren();
     const traces = data.series.map((s) => ({ type: "scatter", mode: s.points.length < 60 ? "lines+markers" : "lines", name: JSON.stringify(s.labels),
       x: s.points.map((p) => new Date(p[0] * 1000)), y: s.points.map((p) => p[1]) }));
     const start = new Date(data.start * 1000), end = new Date(data.end * 1000);
@@ -180,18 +160,18 @@ window.Alerts = (function () {
       const out = $(`[data-test-result="${b.dataset.testChannel}"]`);
       out.textContent = "sending…";
       try {
-        const r = await api("POST", "channels/" + b.dataset.testChannel + "/test/");
+        const r = await api.post("/alerts/channels/" + b.dataset.testChannel + "/test/");
         out.textContent = r.ok ? `delivered${r.status ? " (HTTP " + r.status + ")" : ""}` : `failed: ${r.detail}`;
         out.className = "test-result " + (r.ok ? "ok" : "bad");
       } catch (e) { out.textContent = e.message; out.className = "test-result bad"; }
     }));
     $$("[data-delete-channel]").forEach((b) => b.addEventListener("click", async () => {
       if (!confirm("Delete this channel?")) return;
-      await api("DELETE", "channels/" + b.dataset.deleteChannel + "/"); location.reload();
+      await api.delete("/alerts/channels/" + b.dataset.deleteChannel + "/"); location.reload();
     }));
     const form = $("#channel-form");
     if (!form) return;
-    const showCk = () => $$(".ck", form).forEach((el) => { el.hidden = !el.classList.contains("ck-" + form.elements.kind.value); });
+    const showCk = () => $$(".ck", form).forEach((node) => { node.hidden = !node.classList.contains("ck-" + form.elements.kind.value); });
     form.elements.kind.addEventListener("change", showCk); showCk();
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -204,10 +184,10 @@ window.Alerts = (function () {
       if (kind === "pagerduty") body.secrets.routing_key = f.routing_key.value;
       if (kind === "webhook") { body.secrets.url = f.url.value; body.secrets.hmac_secret = f.hmac_secret.value;
         body.secrets.headers = parsePairs(f.headers.value, ":"); }
-      try { await api("POST", "channels/", body); location.reload(); } catch (e) { showError($("#form-error"), e); }
+      try { await api.post("/alerts/channels/", body); location.reload(); } catch (e) { showError($("#form-error"), e); }
     });
     const pf = $("#policy-form");
-    api("GET", "policy/").then((p) => {
+    api.get("/alerts/policy/").then((p) => {
       pf.elements.group_by.value = (p.group_by || []).join(", "); pf.elements.group_wait.value = p.group_wait;
       pf.elements.group_interval.value = p.group_interval; pf.elements.repeat_interval.value = p.repeat_interval;
       pf.elements.mute_time_intervals.value = (p.mute_time_intervals || []).length ? JSON.stringify(p.mute_time_intervals) : "";
@@ -217,10 +197,10 @@ window.Alerts = (function () {
       const f = pf.elements;
       let mute = [];
       try { mute = f.mute_time_intervals.value.trim() ? JSON.parse(f.mute_time_intervals.value) : []; } catch (e) {
-        showError($("#policy-error"), { message: "mute_time_intervals: not valid JSON", field: "mute_time_intervals" }); return;
+        showError($("#policy-error"), { message: "mute_time_intervals: not valid JSON", details: { field: "mute_time_intervals" } }); return;
       }
       try {
-        await api("PUT", "policy/", { group_by: f.group_by.value.split(",").map((s) => s.trim()).filter(Boolean),
+        await api.put("/alerts/policy/", { group_by: f.group_by.value.split(",").map((s) => s.trim()).filter(Boolean),
           group_wait: f.group_wait.value, group_interval: f.group_interval.value, repeat_interval: f.repeat_interval.value,
           mute_time_intervals: mute });
         showError($("#policy-error"), null); $("#policy-saved").textContent = "saved";
@@ -231,7 +211,7 @@ window.Alerts = (function () {
   // --- silences ---------------------------------------------------------------------------------
   function initSilences() {
     $$("[data-expire]").forEach((b) => b.addEventListener("click", async () => {
-      await api("DELETE", "silences/" + b.dataset.expire + "/"); location.reload();
+      await api.delete("/alerts/silences/" + b.dataset.expire + "/"); location.reload();
     }));
     const form = $("#silence-form");
     if (!form) return;
@@ -243,12 +223,13 @@ window.Alerts = (function () {
         return { name: m[1], value: m[3], isRegex: m[2].includes("~"), isEqual: !m[2].startsWith("!") };
       });
       try {
-        await api("POST", "silences/", { matchers, duration_minutes: Number(form.elements.duration_minutes.value),
+        await api.post("/alerts/silences/", { matchers, duration_minutes: Number(form.elements.duration_minutes.value),
           comment: form.elements.comment.value });
         location.reload();
       } catch (e) { showError($("#form-error"), e); }
     });
   }
 
-  return { initList, initEditor, initChannels, initSilences };
+  const init = { "alerts": initList, "alert-rule": initEditor, "alert-channels": initChannels, "alert-silences": initSilences };
+  init[config.page]();
 })();

@@ -2,33 +2,27 @@
    live preview, full-screen panels, legend toggles, links to Explore. Talks to /api/v1 only. */
 "use strict";
 (function () {
-  const { api, qs, config, el, ApiError } = window.Dash;
+  const { api, query, url, config, el, byId } = window.Portal;
   const doc = JSON.parse(JSON.stringify(config.doc));
   const state = {
     from: doc.time.from, to: doc.time.to, refresh: doc.refresh || "", vars: {}, options: {},
     editing: false, dirty: false, version: config.version, timer: null, seq: 0, lastData: {},
   };
   const ROW_PX = 30, COLS = 24;
-  const grid = document.getElementById("grid");
-  const statusEl = document.getElementById("dash-status");
-  const url = new URL(window.location.href);
+  const grid = byId("grid");
+  const statusEl = byId("dash-status");
+  const params = url.params();
 
   // --- URL state: from/to/refresh/var-* survive reloads and links ------------------------------
-  if (url.searchParams.get("from")) state.from = url.searchParams.get("from");
-  if (url.searchParams.get("to")) state.to = url.searchParams.get("to");
-  if (url.searchParams.has("refresh")) state.refresh = url.searchParams.get("refresh");
-  for (const [k, v] of url.searchParams) {
+  if (params.get("from")) state.from = params.get("from");
+  if (params.get("to")) state.to = params.get("to");
+  if (params.has("refresh")) state.refresh = params.get("refresh");
+  for (const [k, v] of params) {
     if (k.startsWith("var-")) { const n = k.slice(4); state.vars[n] = state.vars[n] ? [].concat(state.vars[n], v) : v; }
   }
 
   function pushUrl() {
-    const u = new URL(window.location.href);
-    ["from", "to", "refresh"].forEach((k) => u.searchParams.delete(k));
-    [...u.searchParams.keys()].filter((k) => k.startsWith("var-")).forEach((k) => u.searchParams.delete(k));
-    u.searchParams.set("from", state.from); u.searchParams.set("to", state.to);
-    if (state.refresh) u.searchParams.set("refresh", state.refresh);
-    for (const [k, v] of Object.entries(state.vars)) [].concat(v).forEach((x) => u.searchParams.append("var-" + k, x));
-    history.replaceState(null, "", u);
+    url.update(Object.assign({ from: state.from, to: state.to, refresh: state.refresh }, varParams()), "var-");
   }
 
   function setStatus(text, isError) { statusEl.textContent = text; statusEl.classList.toggle("error", !!isError); }
@@ -44,14 +38,14 @@
   }
 
   function scopeParam() {
-    const box = document.getElementById("platform-scope");
+    const box = byId("platform-scope");
     return box ? (box.checked ? "platform" : "org") : undefined;
   }
 
   // --- time picker ---------------------------------------------------------------------------
-  const preset = document.getElementById("time-preset");
-  const absBox = document.getElementById("absolute-range");
-  const absFrom = document.getElementById("abs-from"), absTo = document.getElementById("abs-to");
+  const preset = byId("time-preset");
+  const absBox = byId("absolute-range");
+  const absFrom = byId("abs-from"), absTo = byId("abs-to");
   function toLocalInput(d) { const z = new Date(d.getTime() - d.getTimezoneOffset() * 60000); return z.toISOString().slice(0, 19); }
   function syncTimeControls() {
     const isRel = state.to === "now" && [...preset.options].some((o) => o.value === state.from);
@@ -70,7 +64,7 @@
     }
     state.from = preset.value; state.to = "now"; absBox.hidden = true; pushUrl(); load();
   });
-  document.getElementById("abs-apply").addEventListener("click", () => {
+  byId("abs-apply").addEventListener("click", () => {
     const f = new Date(absFrom.value), t = new Date(absTo.value);
     if (!(f < t)) { setStatus("The start of the range must be before its end.", true); return; }
     state.from = String(Math.floor(f.getTime() / 1000)); state.to = String(Math.floor(t.getTime() / 1000));
@@ -78,7 +72,7 @@
   });
 
   // --- auto refresh --------------------------------------------------------------------------
-  const refreshSel = document.getElementById("refresh-every");
+  const refreshSel = byId("refresh-every");
   function seconds(d) { const m = /^(\d+)([smh])$/.exec(d || ""); return m ? Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2]] : 0; }
   function schedule() {
     clearInterval(state.timer); state.timer = null;
@@ -88,13 +82,13 @@
   if (state.refresh && ![...refreshSel.options].some((o) => o.value === state.refresh)) refreshSel.append(el("option", { value: state.refresh }, state.refresh));
   refreshSel.value = state.refresh;
   refreshSel.addEventListener("change", () => { state.refresh = refreshSel.value; pushUrl(); schedule(); });
-  document.getElementById("refresh-now").addEventListener("click", () => load());
-  const scopeBox = document.getElementById("platform-scope");
+  byId("refresh-now").addEventListener("click", () => load());
+  const scopeBox = byId("platform-scope");
   if (scopeBox) scopeBox.addEventListener("change", () => load());
 
   // --- variables -----------------------------------------------------------------------------
   function renderVariables() {
-    const box = document.getElementById("variables");
+    const box = byId("variables");
     box.replaceChildren();
     for (const v of doc.variables || []) {
       const opts = state.options[v.name] || v.options || [];
@@ -174,7 +168,7 @@
 
   function exploreLink(panel) {
     const expr = panel.targets[0] ? panel.targets[0].expr : "";
-    return config.base + "/explore/" + qs({ query: expr, from: state.from, to: state.to });
+    return config.base + "/explore/" + query({ query: expr, from: state.from, to: state.to });
   }
 
   function buildPanel(panel) {
@@ -188,7 +182,7 @@
     const fsBtn = el("button", { type: "button", class: "icon fullscreen-toggle", title: "Full screen" }, "⤢");
     const node = el("div", { class: "panel panel-" + panel.type, "data-panel-id": panel.id, "data-panel-type": panel.type });
     fsBtn.addEventListener("click", () => toggleFullscreen(node));
-    const editBtn = el("button", { type: "button", class: "icon panel-edit", title: "Edit panel", hidden: state.editing ? null : "" }, "✎");
+    const editBtn = el("button", { type: "button", class: "icon panel-edit", title: "Edit panel", hidden: !state.editing }, "✎");
     editBtn.addEventListener("click", () => openEditor(panel));
     const tools = el("span", { class: "panel-tools" },
       panel.targets.length ? el("a", { class: "icon explore-link", href: exploreLink(panel), title: "Open in Explore" }, "↗") : null,
@@ -221,7 +215,7 @@
   window.addEventListener("resize", () => layoutGrid());
 
   function drawPanel(panel) {
-    const body = document.getElementById("panel-body-" + panel.id);
+    const body = byId("panel-body-" + panel.id);
     if (!body) return;
     const data = state.lastData[String(panel.id)];
     window.Panels.render(body, panel, data ? data.targets : []);
@@ -233,7 +227,7 @@
     setStatus("Loading…");
     grid.dataset.loaded = "0";
     try {
-      const data = await api("GET", dataPath() + qs(Object.assign({ from: state.from, to: state.to, scope: scopeParam() }, varParams())));
+      const data = await api.get(dataPath(), Object.assign({ from: state.from, to: state.to, scope: scopeParam() }, varParams()));
       if (seq !== state.seq) return;
       state.options = data.options || {};
       state.lastData = data.panels || {};
@@ -254,38 +248,38 @@
   // --- editing -------------------------------------------------------------------------------
   function markDirty() {
     state.dirty = true;
-    const save = document.getElementById("save-dashboard");
+    const save = byId("save-dashboard");
     if (save) save.classList.add("attention");
   }
 
-  const editToggle = document.getElementById("edit-toggle");
+  const editToggle = byId("edit-toggle");
   if (editToggle) {
     editToggle.addEventListener("click", () => setEditing(!state.editing));
-    document.getElementById("add-panel").addEventListener("click", () => {
+    byId("add-panel").addEventListener("click", () => {
       const id = Math.max(0, ...doc.panels.map((p) => p.id)) + 1;
       const y = Math.max(0, ...doc.panels.map((p) => p.gridPos.y + p.gridPos.h));
       const panel = { id, type: "timeseries", title: "New panel", description: "", targets: [{ expr: "", legend: "", refId: "A" }], unit: "none",
                       decimals: null, min: null, max: null, thresholds: [], legend: { show: true }, gridPos: { x: 0, y, w: 12, h: 8 }, options: {} };
       openEditor(panel, true);
     });
-    document.getElementById("save-dashboard").addEventListener("click", save);
-    document.getElementById("edit-settings").addEventListener("click", openSettings);
+    byId("save-dashboard").addEventListener("click", save);
+    byId("edit-settings").addEventListener("click", openSettings);
   }
 
   function setEditing(on) {
     state.editing = on;
     document.body.classList.toggle("editing", on);
     editToggle.textContent = on ? "Done" : "Edit layout";
-    ["add-panel", "save-dashboard", "edit-settings"].forEach((id) => { document.getElementById(id).hidden = !on; });
+    ["add-panel", "save-dashboard", "edit-settings"].forEach((id) => { byId(id).hidden = !on; });
     grid.querySelectorAll(".panel-edit").forEach((b) => { b.hidden = !on; });
   }
 
   async function save() {
     const body = Object.assign({}, doc, { version: state.version, message: "saved from the dashboard page" });
     try {
-      const saved = await api("PUT", "/dashboards/" + config.uid + "/", body);
+      const saved = await api.put("/dashboards/" + config.uid + "/", body);
       state.version = saved.version; state.dirty = false;
-      document.getElementById("save-dashboard").classList.remove("attention");
+      byId("save-dashboard").classList.remove("attention");
       setStatus("Saved version " + saved.version + ".");
     } catch (e) {
       setStatus("Not saved: " + e.message, true);
@@ -295,9 +289,9 @@
   window.addEventListener("beforeunload", (e) => { if (state.dirty) { e.preventDefault(); e.returnValue = ""; } });
 
   // Panel editor with live preview.
-  const dlg = document.getElementById("panel-editor");
+  const dlg = byId("panel-editor");
   let editing = null, isNew = false, previewTimer = null;
-  const f = (id) => document.getElementById(id);
+  const f = byId;
 
   function targetRow(t) {
     const row = el("div", { class: "target-row" },
@@ -357,7 +351,7 @@
     f("pe-error").textContent = "";
     const box = f("pe-preview");
     try {
-      const data = await api("POST", "/dashboards/preview/", { panel: Object.assign({}, panel, { id: 1, gridPos: { x: 0, y: 0, w: 12, h: 8 } }),
+      const data = await api.post("/dashboards/preview/", { panel: Object.assign({}, panel, { id: 1, gridPos: { x: 0, y: 0, w: 12, h: 8 } }),
         variables: doc.variables, vars: state.vars, from: state.from, to: state.to });
       window.Panels.render(box, panel, (data.panels["1"] || {}).targets || []);
     } catch (e) {
@@ -384,7 +378,7 @@
   }
 
   // Dashboard settings (title, description, tags, default time, refresh, variables).
-  const sdlg = document.getElementById("settings-editor");
+  const sdlg = byId("settings-editor");
   function openSettings() {
     f("se-title").value = doc.title; f("se-description").value = doc.description; f("se-tags").value = doc.tags.join(", ");
     f("se-from").value = doc.time.from; f("se-refresh").value = doc.refresh;
@@ -400,16 +394,16 @@
       doc.tags = f("se-tags").value.split(",").map((t) => t.trim()).filter(Boolean);
       doc.time = { from: f("se-from").value.trim() || "now-1h", to: "now" }; doc.refresh = f("se-refresh").value.trim();
       doc.variables = vars;
-      document.getElementById("dash-title").textContent = doc.title;
-      document.getElementById("dash-description").textContent = doc.description;
+      byId("dash-title").textContent = doc.title;
+      byId("dash-description").textContent = doc.description;
       sdlg.close(); markDirty(); load();
     });
   }
 
-  const cloneBtn = document.getElementById("clone-builtin");
+  const cloneBtn = byId("clone-builtin");
   if (cloneBtn) cloneBtn.addEventListener("click", async () => {
     try {
-      const made = await api("POST", "/builtin-dashboards/" + config.slug + "/clone/", {});
+      const made = await api.post("/builtin-dashboards/" + config.slug + "/clone/", {});
       window.location = config.base + "/dashboards/" + made.uid + "/";
     } catch (e) { setStatus(e.message, true); }
   });
@@ -420,6 +414,6 @@
   buildGrid();
   schedule();
   load();
-  if (editToggle && url.searchParams.get("edit") === "1") setEditing(true);
+  if (editToggle && params.get("edit") === "1") setEditing(true);
   window.dashboardState = state;
 })();

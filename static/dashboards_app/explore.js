@@ -2,14 +2,15 @@
    per-user query history, graph and table views, and parse errors shown at the parser's position. */
 "use strict";
 (function () {
-  const { api, qs, config, el, fmt, legendName } = window.Dash;
-  const input = document.getElementById("promql");
-  const list = document.getElementById("suggestions");
-  const errBox = document.getElementById("query-error");
-  const statusEl = document.getElementById("explore-status");
-  const graph = document.getElementById("result-graph");
-  const tableBox = document.getElementById("result-table");
-  const preset = document.getElementById("time-preset");
+  const { api, query, url, config, el, byId, format, ui } = window.Portal;
+  const { legendName } = window.Panels;
+  const input = byId("promql");
+  const list = byId("suggestions");
+  const errBox = byId("query-error");
+  const statusEl = byId("explore-status");
+  const graph = byId("result-graph");
+  const tableBox = byId("result-table");
+  const preset = byId("time-preset");
   const FUNCTIONS = ["abs", "absent", "avg", "avg_over_time", "bottomk", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
     "count", "count_over_time", "delta", "deriv", "exp", "floor", "group", "histogram_quantile", "holt_winters", "idelta",
     "increase", "irate", "label_join", "label_replace", "ln", "max", "max_over_time", "min", "min_over_time", "predict_linear",
@@ -27,9 +28,10 @@
   }
   function rangeEnd() { return preset.selectedOptions[0].dataset.to || "now"; }
 
-  async function cached(path) {
-    if (!cache.has(path)) cache.set(path, api("GET", path).then((r) => r.results).catch(() => []));
-    return cache.get(path);
+  async function cached(path, params) {
+    const key = path + query(params);
+    if (!cache.has(key)) cache.set(key, api.get(path, params).then((r) => r.results).catch(() => []));
+    return cache.get(key);
   }
 
   /* What is being typed at the cursor: a metric/function, a label name, or a label value. */
@@ -68,10 +70,10 @@
       found = names.filter((n) => n.startsWith(ctx.prefix)).map((n) => ({ text: n, kind: "metric" }))
         .concat(FUNCTIONS.filter((f) => f.startsWith(ctx.prefix)).map((f) => ({ text: f, kind: "function" })));
     } else if (ctx.kind === "label") {
-      const names = await cached("/explore/labels/" + qs(match));
+      const names = await cached("/explore/labels/", match);
       found = names.filter((n) => n.startsWith(ctx.prefix) && n !== "__name__").map((n) => ({ text: n, kind: "label" }));
     } else {
-      const values = await cached("/explore/labels/" + encodeURIComponent(ctx.label) + "/values/" + qs(match));
+      const values = await cached("/explore/labels/" + encodeURIComponent(ctx.label) + "/values/", match);
       found = values.filter((v) => v.startsWith(ctx.prefix)).map((v) => ({ text: v, kind: "value" }));
     }
     if (seq !== reqSeq) return;
@@ -120,37 +122,31 @@
 
   function view() { return document.querySelector('input[name="view"]:checked').value; }
 
-  function showError(e, query) {
-    errBox.hidden = false;
-    errBox.replaceChildren(el("div", { class: "msg" }, e.message));
-    const pos = e.details && e.details.position;
-    if (typeof pos === "number" && pos >= 0) {
-      const p = Math.min(pos, query.length);
-      errBox.dataset.position = String(p);
-      errBox.append(el("pre", { class: "error-position" }, query + "\n" + " ".repeat(p), el("span", { class: "caret" }, "^ position " + p)));
+  /* The API's message, and the cursor put where the parser stopped. */
+  function showError(e, promql) {
+    ui.queryError(errBox, e, promql);
+    if (errBox.dataset.position !== undefined) {
+      const p = Number(errBox.dataset.position);
       input.focus();
-      input.setSelectionRange(p, Math.min(query.length, p + 1));
-    } else {
-      delete errBox.dataset.position;
+      input.setSelectionRange(p, Math.min(promql.length, p + 1));
     }
   }
 
   async function run() {
-    const query = input.value.trim();
-    if (!query) return;
-    errBox.hidden = true;
+    const promql = input.value.trim();
+    if (!promql) return;
+    ui.queryError(errBox, null);
     statusEl.textContent = "Running…";
     const tableView = view() === "table";
     try {
-      const data = await api("GET", "/explore/query/" + qs({ query, from: preset.value, to: rangeEnd(), instant: tableView ? "1" : "" }));
+      const data = await api.get("/explore/query/", { query: promql, from: preset.value, to: rangeEnd(), instant: tableView ? "1" : "" });
       statusEl.textContent = data.result.length + " series · step " + data.step + "s";
       graph.hidden = tableView; tableBox.hidden = !tableView;
       if (tableView) renderTable(data); else renderGraph(data);
-      const u = new URL(window.location.href); u.searchParams.set("query", query); u.searchParams.set("from", preset.value);
-      history.replaceState(null, "", u);
+      url.update({ query: promql, from: preset.value });
     } catch (e) {
       statusEl.textContent = "";
-      showError(e, query);
+      showError(e, promql);
     }
     loadHistory();
   }
@@ -167,13 +163,13 @@
     const rows = data.result.map((s) => ({ metric: s.metric, value: s.value ? s.value[1] : (s.values || []).slice(-1)[0]?.[1] }));
     tableBox.replaceChildren(el("table", { class: "list", id: "explore-table" },
       el("thead", {}, el("tr", {}, el("th", {}, "Series"), el("th", { class: "num" }, "Value"))),
-      el("tbody", {}, ...rows.map((r) => el("tr", {}, el("td", { class: "mono" }, legendName("", r.metric)), el("td", { class: "num" }, fmt(r.value, "none")))))));
+      el("tbody", {}, ...rows.map((r) => el("tr", {}, el("td", { class: "mono" }, legendName("", r.metric)), el("td", { class: "num" }, format.value(r.value, "none")))))));
   }
 
   async function loadHistory() {
     try {
-      const data = await api("GET", "/explore/history/");
-      const ul = document.getElementById("history");
+      const data = await api.get("/explore/history/");
+      const ul = byId("history");
       ul.replaceChildren(...data.results.map((h) => {
         const li = el("li", { title: new Date(h.created_at).toLocaleString() }, h.query);
         li.addEventListener("click", () => { input.value = h.query; run(); });
@@ -182,7 +178,7 @@
     } catch (e) { /* history is a convenience; the query result says what matters */ }
   }
 
-  document.getElementById("run-query").addEventListener("click", run);
+  byId("run-query").addEventListener("click", run);
   document.querySelectorAll('input[name="view"]').forEach((r) => r.addEventListener("change", run));
   preset.addEventListener("change", run);
   loadHistory();

@@ -1,12 +1,12 @@
 /* Dashboard list: import a portal export or a Grafana dashboard through the API. */
 "use strict";
 (function () {
-  const { api, config } = window.Dash;
-  const btn = document.getElementById("import-button");
+  const { api, config, byId } = window.Portal;
+  const btn = byId("import-button");
   if (!btn) return;
-  const area = document.getElementById("import-json");
-  const errorBox = document.getElementById("import-error");
-  document.getElementById("import-file").addEventListener("change", async (ev) => {
+  const area = byId("import-json");
+  const errorBox = byId("import-error");
+  byId("import-file").addEventListener("change", async (ev) => {
     const f = ev.target.files[0];
     if (f) area.value = await f.text();
   });
@@ -15,7 +15,7 @@
     let payload;
     try { payload = JSON.parse(area.value); } catch (e) { errorBox.textContent = "Not valid JSON: " + e.message; return; }
     try {
-      const made = await api("POST", "/dashboards/import/", payload);
+      const made = await api.post("/dashboards/import/", payload);
       window.location = config.base + "/dashboards/" + made.uid + "/";
     } catch (e) { errorBox.textContent = e.message; }
   });

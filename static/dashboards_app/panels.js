@@ -2,7 +2,8 @@
    /data/ API's targets and returns the number of data points drawn (set as data-points on el). */
 "use strict";
 window.Panels = (function () {
-  const { fmt, legendName, color, thresholdColor, esc, el } = window.Dash;
+  const { el, format } = window.Portal;
+  const fmt = format.value;
   const PALETTE = ["#3274d9", "#2e9e4f", "#e8891b", "#d63b3b", "#8f3bb8", "#1fa2a2", "#c2185b", "#7b8c1f", "#5c6bc0", "#8d6e63"];
   const PLOT_CONFIG = { responsive: true, displaylogo: false, displayModeBar: false };
   // With nothing to draw, Plotly's default date axis starts in January 2000: hide the axes instead and let
@@ -16,6 +17,23 @@ window.Panels = (function () {
     { dtickrange: [86400000, null], value: "%b %d" },
   ];
   const NO_AXES = { xaxis: { visible: false }, yaxis: { visible: false }, shapes: [] };
+
+  /* "{{route}} p95" with the series' labels; default: the label set. */
+  function legendName(tpl, metric, fallback) {
+    if (tpl) return tpl.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_, k) => (metric[k] ?? ""));
+    const parts = Object.entries(metric).filter(([k]) => k !== "__name__").map(([k, v]) => k + '="' + v + '"');
+    return (metric.__name__ || "") + (parts.length ? "{" + parts.join(", ") + "}" : "") || fallback || "value";
+  }
+
+  const COLORS = { green: "#2e9e4f", red: "#d63b3b", orange: "#e8891b", yellow: "#e0c42c", blue: "#3274d9", purple: "#8f3bb8", text: "#333", transparent: "transparent" };
+  function color(c) { return COLORS[c] || c || "#3274d9"; }
+
+  /* The step that applies to a value: the last one whose value is <= it. */
+  function thresholdColor(thresholds, v) {
+    let c = null;
+    for (const t of thresholds || []) { if (t.value === null || v >= t.value) c = t.color; }
+    return c ? color(c) : null;
+  }
 
   function axisFormat(unit) {
     switch (unit) {
@@ -223,5 +241,5 @@ window.Panels = (function () {
 
   function resize(box) { if (box.classList.contains("js-plotly-plot")) Plotly.Plots.resize(box); }
 
-  return { render, resize, flatten, esc };
+  return { render, resize, flatten, legendName };
 })();

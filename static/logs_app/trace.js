@@ -1,77 +1,88 @@
 /* One trace: a waterfall (span tree by start time), span attributes and events, and the trace's logs beside. */
+"use strict";
 (function () {
-  "use strict";
-  const T = window.Telemetry;
-  const $ = function (id) { return document.getElementById(id); };
-  const traceId = $("trace-root").dataset.trace;
+  const { api, query, config, el, $$, byId, format, searchValue, ui } = window.Portal;
+  const PALETTE = ["#3b6ee8", "#2e9d5b", "#a15be0", "#e07b1a", "#1aa3b8", "#c2477a"];
 
+  /* Depth-first by parent, children by start time; spans whose parent is missing become roots. */
   function order(spans) {
-    // Depth-first by parent, children by start time; spans whose parent is missing become roots.
-    const byId = {}, children = {};
-    spans.forEach(function (s) { byId[s.span_id] = s; });
-    spans.forEach(function (s) {
-      const p = s.parent_span_id && byId[s.parent_span_id] ? s.parent_span_id : "";
+    const spanById = {}, children = {};
+    spans.forEach((s) => { spanById[s.span_id] = s; });
+    spans.forEach((s) => {
+      const p = s.parent_span_id && spanById[s.parent_span_id] ? s.parent_span_id : "";
       (children[p] = children[p] || []).push(s);
     });
     const out = [];
     (function walk(parent, depth) {
-      (children[parent] || []).sort(function (a, b) { return a.start < b.start ? -1 : 1; }).forEach(function (s) {
-        out.push({span: s, depth: depth}); walk(s.span_id, depth + 1);
+      (children[parent] || []).sort((a, b) => (a.start < b.start ? -1 : 1)).forEach((s) => {
+        out.push({ span: s, depth }); walk(s.span_id, depth + 1);
       });
     })("", 0);
     return out;
   }
 
+  function waterfallRow(x, i, t0, total, services) {
+    const s = x.span;
+    const left = (Date.parse(s.start) - t0) / total * 100, width = Math.max(s.duration_ms / total * 100, 0.3);
+    const color = s.status === "error" ? "#d43c3c" : PALETTE[services.indexOf(s.service) % PALETTE.length];
+    // The duration label sits inside the bar's right end when the bar reaches the right edge.
+    const dur = left + width > 85
+      ? el("span", { class: "wf-dur inside", style: { right: Math.max(100 - left - width, 0) + "%" } }, format.ms(s.duration_ms))
+      : el("span", { class: "wf-dur", style: { left: (left + width) + "%" } }, format.ms(s.duration_ms));
+    return el("div", { class: ["wf-row", s.status === "error" && "err"], "data-i": i, tabindex: 0 },
+      el("div", { class: "wf-name", style: { paddingLeft: (x.depth * 14 + 4) + "px" } },
+        el("span", { class: "svc", style: { borderColor: color } }, s.service), " ", s.name),
+      el("div", { class: "wf-track" },
+        el("div", { class: "wf-bar", style: { left: left + "%", width: width + "%", background: color } }), dur));
+  }
+
   function render(trace) {
     const spans = trace.spans;
-    const t0 = Math.min.apply(null, spans.map(function (s) { return Date.parse(s.start); }));
-    const t1 = Math.max.apply(null, spans.map(function (s) { return Date.parse(s.end); }));
+    const t0 = Math.min(...spans.map((s) => Date.parse(s.start)));
+    const t1 = Math.max(...spans.map((s) => Date.parse(s.end)));
     const total = Math.max(t1 - t0, 0.001);
-    const services = Array.from(new Set(spans.map(function (s) { return s.service; })));
-    const palette = ["#3b6ee8", "#2e9d5b", "#a15be0", "#e07b1a", "#1aa3b8", "#c2477a"];
-    $("trace-summary").textContent = spans.length + " spans · " + services.length + " services · " + T.fmtMs(total);
-    const rows = order(spans).map(function (x, i) {
-      const s = x.span;
-      const left = (Date.parse(s.start) - t0) / total * 100, width = Math.max(s.duration_ms / total * 100, 0.3);
-      const color = s.status === "error" ? "#d43c3c" : palette[services.indexOf(s.service) % palette.length];
-      return '<div class="wf-row' + (s.status === "error" ? " err" : "") + '" data-i="' + i + '" tabindex="0">' +
-        '<div class="wf-name" style="padding-left:' + (x.depth * 14 + 4) + 'px"><span class="svc" style="border-color:' + color + '">' + T.esc(s.service) + "</span> " + T.esc(s.name) + "</div>" +
-        '<div class="wf-track"><div class="wf-bar" style="left:' + left + "%;width:" + width + "%;background:" + color + '"></div>' +
-        (left + width > 85 ? '<span class="wf-dur inside" style="right:' + Math.max(100 - left - width, 0) + '%">' : '<span class="wf-dur" style="left:' + (left + width) + '%">') + T.fmtMs(s.duration_ms) + "</span></div></div>";
-    });
-    $("waterfall").innerHTML = '<div class="wf-head"><div class="wf-name">Span</div><div class="wf-track">0 — ' + T.fmtMs(total) + "</div></div>" + rows.join("");
+    const services = Array.from(new Set(spans.map((s) => s.service)));
+    byId("trace-summary").textContent = spans.length + " spans · " + services.length + " services · " + format.ms(total);
     const ordered = order(spans);
-    $("waterfall").addEventListener("click", function (e) {
-      const row = e.target.closest(".wf-row"); if (!row) return;
-      document.querySelectorAll(".wf-row.sel").forEach(function (r) { r.classList.remove("sel"); });
+    const waterfall = byId("waterfall");
+    waterfall.replaceChildren(
+      el("div", { class: "wf-head" }, el("div", { class: "wf-name" }, "Span"), el("div", { class: "wf-track" }, "0 — " + format.ms(total))),
+      ...ordered.map((x, i) => waterfallRow(x, i, t0, total, services)));
+    waterfall.addEventListener("click", (e) => {
+      const row = e.target.closest(".wf-row");
+      if (!row) return;
+      $$(".wf-row.sel").forEach((r) => r.classList.remove("sel"));
       row.classList.add("sel");
       showSpan(ordered[Number(row.dataset.i)].span, trace.logs);
     });
-    if (ordered.length) { $("waterfall").querySelector(".wf-row").classList.add("sel"); showSpan(ordered[0].span, trace.logs); }
+    if (ordered.length) { waterfall.querySelector(".wf-row").classList.add("sel"); showSpan(ordered[0].span, trace.logs); }
     renderLogs(trace.logs, null);
   }
 
   function showSpan(s, logs) {
-    const d = $("span-detail");
+    const d = byId("span-detail");
     d.hidden = false;
-    d.innerHTML = "<h2>" + T.esc(s.service) + " · " + T.esc(s.name) + "</h2>" +
-      T.kv({span_id: s.span_id, parent_span_id: s.parent_span_id || "(root)", kind: s.kind, status: s.status + (s.status_message ? ": " + s.status_message : ""),
-        start: T.fmtTime(s.start), duration: T.fmtMs(s.duration_ms)}) +
-      "<h3>Attributes</h3>" + T.kv(s.attributes) + "<h3>Resource</h3>" + T.kv(s.resource) +
-      "<h3>Events</h3>" + (s.events.length ? '<table class="list events">' + s.events.map(function (ev) {
-        return '<tr><td class="mono">' + T.esc(T.fmtTime(ev.time)) + "</td><td><strong>" + T.esc(ev.name) + "</strong></td><td>" + T.kv(ev.attributes) + "</td></tr>";
-      }).join("") + "</table>" : '<span class="muted">none</span>');
+    d.replaceChildren(
+      el("h2", {}, s.service + " · " + s.name),
+      ui.kvTable({ span_id: s.span_id, parent_span_id: s.parent_span_id || "(root)", kind: s.kind,
+        status: s.status + (s.status_message ? ": " + s.status_message : ""), start: format.timestamp(s.start), duration: format.ms(s.duration_ms) }),
+      el("h3", {}, "Attributes"), ui.kvTable(s.attributes),
+      el("h3", {}, "Resource"), ui.kvTable(s.resource),
+      el("h3", {}, "Events"),
+      s.events.length ? el("table", { class: "list events" }, s.events.map((ev) => el("tr", {},
+        el("td", { class: "mono" }, format.timestamp(ev.time)), el("td", {}, el("strong", {}, ev.name)), el("td", {}, ui.kvTable(ev.attributes)))))
+        : el("span", { class: "muted" }, "none"));
     renderLogs(logs, s.span_id);
   }
 
   function renderLogs(logs, spanId) {
-    if (!logs.length) { $("trace-logs").innerHTML = '<div class="empty">No log records carry this trace id.</div>'; return; }
-    $("trace-logs").innerHTML = '<table class="list logs">' + logs.map(function (r) {
-      return '<tr class="' + (spanId && r.span_id === spanId ? "here" : "") + '"><td class="t mono">' + T.esc(T.fmtTime(r.time)) + "</td><td>" + T.levelBadge(r.level) +
-        "</td><td>" + T.esc(r.service) + '</td><td class="body">' + T.esc(r.body) +
-        (r.correlation_id ? ' <a class="muted" href="' + T.BASE + "/logs/?q=" + encodeURIComponent('correlation_id="' + r.correlation_id + '"') + '">cid</a>' : "") + "</td></tr>";
-    }).join("") + "</table>";
+    const box = byId("trace-logs");
+    if (!logs.length) { box.replaceChildren(el("div", { class: "empty" }, "No log records carry this trace id.")); return; }
+    box.replaceChildren(el("table", { class: "list logs" }, logs.map((r) => el("tr", { class: spanId && r.span_id === spanId ? "here" : "" },
+      el("td", { class: "t mono" }, format.timestamp(r.time)), el("td", {}, ui.levelBadge(r.level)), el("td", {}, r.service),
+      el("td", { class: "body" }, r.body, r.correlation_id ? [" ", el("a", { class: "muted",
+        href: config.base + "/logs/" + query({ q: "correlation_id=" + searchValue(r.correlation_id, true) }) }, "cid")] : null)))));
   }
 
-  T.api("traces/" + traceId + "/").then(render).catch(function (err) { T.flash(err.message, "error"); });
+  api.get("/traces/" + encodeURIComponent(config.trace_id) + "/").then(render).catch((err) => ui.flash(err.message, "error"));
 })();

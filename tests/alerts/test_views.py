@@ -23,7 +23,7 @@ def test_pages_render_and_are_404_for_other_orgs(path: str, web_alice: Client, w
                                                  org_a: Organization, alert_files: Path) -> None:
     r = web_alice.get(f"/o/acme/{path}")
     assert r.status_code == 200
-    assert b"alerts-config" in r.content
+    assert b'id="page-config"' in r.content
     assert b'href="/o/acme/alerts/channels/"' in r.content and b"/o//" not in r.content
     assert web_charlie.get(f"/o/acme/{path}").status_code == 404
 
@@ -31,7 +31,8 @@ def test_pages_render_and_are_404_for_other_orgs(path: str, web_alice: Client, w
 def test_rule_editor_of_another_orgs_rule_is_404(web_alice: Client, web_charlie: Client, org_a: Organization,
                                                  alert_files: Path) -> None:
     rule = Rule.objects.create(org=org_a, name="R", query="up", threshold=0)
-    assert web_alice.get(f"/o/acme/alerts/rules/{rule.pk}/").status_code == 200
+    own = web_alice.get(f"/o/acme/alerts/rules/{rule.pk}/")
+    assert own.status_code == 200 and f'"rule_id": {rule.pk}'.encode() in own.content, own.content[:500]
     assert web_charlie.get(f"/o/acme/alerts/rules/{rule.pk}/").status_code == 404
     assert web_charlie.get(f"/o/globex/alerts/rules/{rule.pk}/").status_code == 404
 

@@ -37,7 +37,7 @@ def test_viewer_sees_no_write_controls_and_cannot_create(org_a: Any, bob: Any, d
     assert "Acme ops v2" in html and 'id="new-dashboard"' not in html
     assert c.post("/o/acme/dashboards/new/", {"title": "x"}).status_code == 403
     page = c.get(f"/o/acme/dashboards/{dash.uid}/").content.decode()
-    assert '"canEdit": false' in page and 'id="edit-toggle"' not in page
+    assert '"can_write": false' in page and 'id="edit-toggle"' not in page
     assert c.post(f"/o/acme/dashboards/{dash.uid}/versions/", {"version": 1}).status_code == 403
     assert Dashboard.objects.for_org(org_a).get().version == 2
 

@@ -131,8 +131,9 @@ def test_viewers_read_only(api_alice: APIClient, api_bob: APIClient, api_carol: 
                            bob: Any) -> None:
     made = create(api_alice)
     uid = made["uid"]
-    assert api_bob.get(f"/api/v1/dashboards/{uid}/").status_code == 200
-    assert api_bob.get(f"/api/v1/dashboards/{uid}/export/").status_code == 200
+    assert api_bob.get(f"/api/v1/dashboards/{uid}/").json()["title"] == made["title"]
+    exported = api_bob.get(f"/api/v1/dashboards/{uid}/export/")
+    assert exported.status_code == 200 and exported.json()["dashboard"]["title"] == made["title"]
     for method, url, body in [
         ("post", "/api/v1/dashboards/", KPI_DOC),
         ("put", f"/api/v1/dashboards/{uid}/", KPI_DOC),
@@ -145,7 +146,7 @@ def test_viewers_read_only(api_alice: APIClient, api_bob: APIClient, api_carol: 
         r = getattr(api_bob, method)(url, body, format="json")
         assert r.status_code == 403, (method, url, r.content)
     readonly = token_client(org_a, bob, "read")
-    assert readonly.get(f"/api/v1/dashboards/{uid}/").status_code == 200
+    assert readonly.get(f"/api/v1/dashboards/{uid}/").json()["uid"] == uid
     # An editor may write.
     by_carol = api_carol.put(f"/api/v1/dashboards/{uid}/", {**KPI_DOC, "title": "by carol"}, format="json")
     assert by_carol.status_code == 200

@@ -89,7 +89,7 @@ def test_api_crud_roles_and_cross_org(api_alice: Any, api_bob: Any, api_charlie:
     assert "bearer_token" not in data and data["secret_set"] is True
     tid = data["id"]
     assert ScrapeTarget.objects.for_org(org_a).get().bearer_token == "s3cret"
-    assert api_bob.get(f"/api/v1/scrape-targets/{tid}/").status_code == 200
+    assert api_bob.get(f"/api/v1/scrape-targets/{tid}/").json()["id"] == tid
     # Another org: 404 everywhere.
     assert api_charlie.get(f"/api/v1/scrape-targets/{tid}/").status_code == 404
     assert api_charlie.patch(f"/api/v1/scrape-targets/{tid}/", {"name": "x"}, format="json").status_code == 404
