@@ -38,14 +38,14 @@ def alertmanager_hook(request: HttpRequest, org_id: int, receiver: str) -> JsonR
     auth = request.headers.get("Authorization", "")
     expected = "Bearer " + render.hook_token(org_id, receiver)
     if not hmac.compare_digest(auth.encode(), expected.encode()):
-        return json_error(401, "unauthenticated", "Missing or wrong hook credential.")
+        return json_error(401, "authentication_failed", "Missing or wrong hook credential.")
     org = Organization.objects.filter(pk=org_id).first()
     if org is None:
         return json_error(404, "not_found", "Not found.")
     try:
         payload = json.loads(request.body)
     except ValueError:
-        return json_error(400, "invalid_json", "The body is not JSON.")
+        return json_error(400, "parse_error", "The body is not JSON.")
     # Only the org's own alerts: the route already matches the label, this guards against a bad config.
     alerts = [a for a in payload.get("alerts", [])
               if a.get("labels", {}).get(org.label_name) == org.label_value]

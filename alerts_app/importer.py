@@ -13,14 +13,14 @@ from portal.tenancy.models import Organization
 
 from . import checks, sync
 from .models import RecordingRule, Rule, RuleKind, Severity
-from .validation import RuleInvalid, promql_error, valid_duration, validate_rule
+from .validation import RuleInvalid, promql_problem, valid_duration, validate_rule
 
 
 def parse(text: str) -> list[dict[str, Any]]:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ServiceError(400, "invalid_yaml", f"not a YAML rule file: {exc}", {"field": "file"}) from exc
+        raise ServiceError(400, "invalid_rule_file", f"not a YAML rule file: {exc}", {"field": "file"}) from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), list):
         raise ServiceError(400, "invalid_rule_file", "a rule file has a top-level 'groups' list", {"field": "file"})
     groups: list[dict[str, Any]] = doc["groups"]
@@ -42,8 +42,9 @@ def import_rules(org: Organization, text: str) -> dict[str, int]:
             where = f"groups[{gi}].rules[{ri}]"
             expr = str(raw.get("expr", "")).strip()
             if "record" in raw:
-                if err := promql_error(org, expr):
-                    raise ServiceError(400, "invalid_promql", f"{where}.expr: {err}", {"field": f"{where}.expr"})
+                if problem := promql_problem(org, expr):
+                    code, err = problem
+                    raise ServiceError(400, code, f"{where}.expr: {err}", {"field": f"{where}.expr"})
                 records.append(RecordingRule(org=org, group=gname, record=str(raw["record"]), expr=expr,
                                              labels={str(k): str(v) for k, v in (raw.get("labels") or {}).items()}))
                 continue

@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
-from portal.backends.alertmanager import AlertmanagerClient, BackendUnavailable
+from portal.backends.alertmanager import AlertmanagerClient
+from portal.backends.errors import BackendTimeout, BackendUnavailable
 from portal.tenancy.models import Organization
 
 from . import render
@@ -72,7 +73,7 @@ def evaluate_all(store: LogCounter | None = None, am: AlertmanagerClient | None 
     for rule in Rule.objects.all_orgs().filter(kind=RuleKind.LOG, enabled=True).select_related("org"):
         try:
             results.append(evaluate(rule, store, am))
-        except BackendUnavailable:
+        except (BackendUnavailable, BackendTimeout):
             errors += 1  # Alertmanager down: no rule's fault, nothing to mark
             continue
         except Exception as exc:  # noqa: BLE001 - one org's broken rule must not stop every org's alerting

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics_app import federation
-from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
+from portal.backends.alertmanager import AlertmanagerClient
+from portal.backends.errors import BackendError, BackendRejected, BackendTimeout, BackendUnavailable
 from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy import audit
 from portal.tenancy.models import Organization
@@ -21,8 +22,8 @@ from .models import AlertEvent, Channel, NotificationPolicy, Rule, RuleKind
 from .validation import RuleInvalid, rule_expression, validate_rule
 
 
-def backend_error(exc: BackendUnavailable) -> ServiceError:
-    return ServiceError(503, f"{exc.backend}_unavailable", str(exc), {"backend": exc.backend})
+def backend_error(exc: BackendError) -> ServiceError:
+    return ServiceError(503, "backend_unavailable", str(exc), {"backend": exc.backend})
 
 
 def check_rule(org: Organization, data: dict[str, Any]) -> None:
@@ -77,7 +78,7 @@ def active_alerts(org: Organization) -> list[dict[str, Any]]:
         return []  # nothing can be firing where no Alertmanager is configured
     try:
         return am.alerts(org.label_name, org.label_value)
-    except BackendUnavailable as exc:
+    except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
 
 
@@ -87,7 +88,7 @@ def list_silences(org: Organization) -> list[dict[str, Any]]:
         return []
     try:
         return am.silences(org.label_name, org.label_value)
-    except BackendUnavailable as exc:
+    except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
 
 
@@ -111,7 +112,7 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
         raise not_configured("alertmanager")
     try:
         sid = am.create_silence(org.label_name, org.label_value, body)
-    except BackendUnavailable as exc:
+    except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:
         raise ServiceError(400, "invalid_silence", exc.message, {"field": "matchers"}) from exc
@@ -125,7 +126,7 @@ def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
         raise not_configured("alertmanager")
     try:
         ok = am.expire_silence(org.label_name, org.label_value, silence_id)
-    except BackendUnavailable as exc:
+    except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:
         raise ServiceError(404, "not_found", "Silence not found.") from exc

@@ -25,13 +25,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from portal.backends.alertmanager import AlertmanagerClient, BackendRejected, BackendUnavailable
+from portal.backends.alertmanager import AlertmanagerClient
+from portal.backends.errors import BackendError, BackendUnavailable
+from portal.backends.prometheus import PrometheusClient, managed_prometheus
 from portal.tenancy.models import Organization
 
 from . import checks, render, secrets
 from .locking import sync_lock
 from .models import Channel, NotificationPolicy, OrgSync, RecordingRule, Rule, RuleKind, SyncState
-from .prometheus_admin import PrometheusAdmin
 from .render import OrgFragment
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,8 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
         am_job = pool.submit(_alertmanager_phase, report, wanted)
         loaded, prom_error = prom_job.result()
         am_backend_error = am_job.result()
-    backend_error = prom_error or am_backend_error
+    backend_exc = prom_error or am_backend_error
+    backend_error = str(backend_exc) if backend_exc is not None else ""
     for org_id, msg in set_aside.items():
         log.warning("org %s: %s", org_id, msg)
         report.errors[org_id] = "\n".join(filter(None, [report.errors.get(org_id), msg]))
@@ -208,16 +210,16 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
                                                                     sync_error=msg[:4000])
         _record_isolated(report, target_ids, {**plan.org_errors, **set_aside}, full)
     report.mark("record_states", t)
-    if backend_error:
-        raise BackendUnavailable(backend_error.split(" ")[0], backend_error)
+    if backend_exc is not None:
+        raise backend_exc
     return report
 
 
 def _prometheus_phase(report: SyncReport, full: bool, expected: set[str],
-                      set_aside: dict[int, str]) -> tuple[set[str] | None, str]:
-    prom = PrometheusAdmin()
+                      set_aside: dict[int, str]) -> tuple[set[str] | None, BackendError | None]:
+    prom = managed_prometheus()
     if not prom.configured:
-        return None, ""
+        return None, None
     try:
         t = time.perf_counter()
         if report.files_written or report.files_removed or full:
@@ -230,15 +232,15 @@ def _prometheus_phase(report: SyncReport, full: bool, expected: set[str],
             # Drift between disk and memory (a reload that failed, a file edited back): reload once more.
             _reload_prometheus(prom, set_aside)
             loaded = _loaded_rule_ids(prom)
-        return loaded, ""
-    except (BackendUnavailable, BackendRejected) as exc:
-        return None, str(exc)
+        return loaded, None
+    except BackendError as exc:
+        return None, exc
 
 
-def _alertmanager_phase(report: SyncReport, wanted: set[int]) -> str:
+def _alertmanager_phase(report: SyncReport, wanted: set[int]) -> BackendError | None:
     am = AlertmanagerClient()
     if not am.configured:
-        return ""
+        return None
     try:
         t = time.perf_counter()
         if report.am_written or not _am_has_receivers(am, wanted):
@@ -247,19 +249,21 @@ def _alertmanager_phase(report: SyncReport, wanted: set[int]) -> str:
             report.reloaded_alertmanager = True
             t = report.mark("alertmanager_reload", t)
             if not _am_has_receivers(am, wanted):
-                return "alertmanager did not load the generated config (receivers missing after reload)"
-    except (BackendUnavailable, BackendRejected) as exc:
-        return str(exc)
-    return ""
+                # Transient as far as we can tell: a reload racing another one; the retry reloads again.
+                return BackendUnavailable(am.name, "did not load the generated config (receivers missing "
+                                                   "after reload)")
+    except BackendError as exc:
+        return exc
+    return None
 
 
-def _reload_prometheus(prom: PrometheusAdmin, set_aside: dict[int, str]) -> None:
+def _reload_prometheus(prom: PrometheusClient, set_aside: dict[int, str]) -> None:
     """Prometheus refuses a whole reload for one bad rule file, also one written before this sync (by
     hand, or by a version whose checks were laxer): set the org files promtool refuses aside and retry."""
     try:
         prom.reload()
     except BackendUnavailable as exc:
-        if not exc.message.startswith("HTTP "):  # not an answer from Prometheus: nothing to isolate
+        if exc.status is None:  # not an answer from Prometheus: nothing to isolate
             raise
         bad = _set_aside_invalid_rule_files()
         if not bad:
@@ -436,7 +440,7 @@ def _remove_orphans(keep: set[int]) -> int:
     return removed
 
 
-def _loaded_rule_ids(prom: PrometheusAdmin) -> set[str]:
+def _loaded_rule_ids(prom: PrometheusClient) -> set[str]:
     ids: set[str] = set()
     for group in prom.rule_groups():
         for rule in group.get("rules", []):

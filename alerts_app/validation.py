@@ -56,15 +56,18 @@ def enforce_promql(org: Organization, query: str) -> str:
     return enforce(query, org.label_name, org.label_value)
 
 
-def promql_error(org: Organization, query: str) -> str | None:
-    from metrics_app.promql import PromQLError
+def promql_problem(org: Organization, query: str) -> tuple[str, str] | None:
+    """(code, message) when the PromQL does not parse or names another org: the codes the metrics API
+    answers for the same query."""
+    from metrics_app.promql import ForeignOrgMatcher, PromQLError
 
     try:
         enforce_promql(org, query)
     except PromQLError as exc:
         pos = getattr(exc, "position", None)
         where = f" (at position {pos})" if pos is not None else ""
-        return f"{getattr(exc, 'message', str(exc))}{where}"
+        code = "foreign_org_matcher" if isinstance(exc, ForeignOrgMatcher) else "invalid_promql"
+        return code, f"{getattr(exc, 'message', str(exc))}{where}"
     return None
 
 
@@ -84,6 +87,7 @@ def _number(value: float | None) -> str:
 def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: bool = True) -> None:
     """Check a rule's fields (a dict shaped like the model). Raises RuleInvalid with per-field messages."""
     errors: dict[str, str] = {}
+    codes: dict[str, str] = {}  # field -> error code, when more specific than "invalid"
     kind = data.get("kind", RuleKind.THRESHOLD)
     name = str(data.get("name", ""))
     if not RULE_NAME_RE.match(name.replace(" ", "_").replace("-", "_")):
@@ -91,15 +95,15 @@ def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: b
     if kind == RuleKind.THRESHOLD:
         if not str(data.get("query", "")).strip():
             errors["query"] = "a metric query is required"
-        elif err := promql_error(org, str(data["query"])):
-            errors["query"] = err
+        elif problem := promql_problem(org, str(data["query"])):
+            codes["query"], errors["query"] = problem
         if data.get("threshold") is None:
             errors["threshold"] = "a threshold value is required"
     elif kind == RuleKind.PROMQL:
         if not str(data.get("expr", "")).strip():
             errors["expr"] = "a PromQL expression is required"
-        elif err := promql_error(org, str(data["expr"])):
-            errors["expr"] = err
+        elif problem := promql_problem(org, str(data["expr"])):
+            codes["expr"], errors["expr"] = problem
     elif kind == RuleKind.LOG:
         if not str(data.get("log_query", "")).strip():
             errors["log_query"] = "a log search is required"
@@ -129,7 +133,7 @@ def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: b
     elif bad := [k for k in annotations if not LABEL_NAME_RE.match(str(k))]:
         errors["annotations"] = f"{bad[0]!r} is not a valid annotation name"
     if errors:
-        raise RuleInvalid(errors)
+        raise RuleInvalid(errors, code=codes.get(next(iter(errors)), "invalid"))
     if kind == RuleKind.LOG:
         check_log_query(str(data.get("log_query", "")))
     check_rule_templates(labels, annotations)

@@ -220,6 +220,7 @@ class Gunicorn:
 
     def stop(self) -> None:
         stop(self.proc)
+        self.log.unlink(missing_ok=True)
 
 
 def _configured(env: Mapping[str, str], setting: str) -> int:

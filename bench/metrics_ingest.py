@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import shutil
 import sys
 import tempfile
 import time
@@ -246,6 +247,7 @@ def main() -> int:
         if server is not None:
             server.stop()
         prom.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
     for name, r in (("reference", ref), ("remote_write", rw), ("otlp", otlp)):
         print(f"{name:13s} {r['rate']:>10,.0f} samples/s  acked={r['acked']} stored={stored[name]} "
               f"in {r['seconds']:.1f}s  requests={r['requests']} resent={r['resent']} p50={r['p50_ms']:.1f}ms "

@@ -67,7 +67,7 @@ def time_range(start: Any, end: Any, now: float | None = None) -> tuple[float, f
     if s >= e:
         raise ServiceError(400, "invalid_range", "The start of the time range must be before its end.")
     if e - s > MAX_RANGE_S:
-        raise ServiceError(400, "invalid_range", "The time range is longer than 400 days.")
+        raise ServiceError(400, "range_too_large", "The time range is longer than 400 days.")
     return s, e
 
 

@@ -271,9 +271,9 @@ def explore_query(org: Organization, user: Any, expr: str, start_raw: Any, end_r
                   instant: bool = False) -> dict[str, Any]:
     expr = (expr or "").strip()
     if not expr:
-        raise ServiceError(400, "invalid_query", "Enter a PromQL query.")
+        raise ServiceError(400, "invalid_param", "Enter a PromQL query.", {"param": "query"})
     if len(expr) > 4000:
-        raise ServiceError(400, "invalid_query", "The query is longer than 4000 characters.")
+        raise ServiceError(400, "invalid_promql", "The query is longer than 4000 characters.")
     start, end = interpolate.time_range(start_raw, end_raw)
     step = interpolate.auto_step(start, end, step_raw)
     expr_i = interpolate.interpolate(expr, {}, interpolate.macros(start, end, step))

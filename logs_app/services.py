@@ -70,7 +70,7 @@ def time_range(start: str | None, end: str | None, default_span: timedelta = tim
     end_t = parse_time(end, "end", timezone.now())
     start_t = parse_time(start, "start", end_t - default_span)
     if start_t >= end_t:
-        raise ServiceError(400, "invalid_time", "start must be before end.", {"start": start, "end": end})
+        raise ServiceError(400, "invalid_range", "start must be before end.", {"start": start, "end": end})
     max_days = int(getattr(settings, "LOGS_MAX_RETENTION_DAYS", 90)) + 1
     if end_t - start_t > timedelta(days=max_days):
         raise ServiceError(400, "range_too_large", f"The time range may span at most {max_days} days.")

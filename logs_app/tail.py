@@ -45,7 +45,7 @@ def next_page(org: Organization, query: str, cursor: str | None, limit: int = 20
         # A cursor of another org is rejected the same way as a broken one: it reveals nothing.
         raise ServiceError(404, "not_found", "Unknown tail cursor.") from e
     except QueryError as e:
-        raise ServiceError(400, "bad_query", f"Invalid search: {e}", e.details()) from e
+        raise ServiceError(400, "invalid_query", f"Invalid search: {e}", e.details()) from e
     return {"records": [record_json(r) for r in page.records], "cursor": page.next_cursor}
 
 

@@ -24,14 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal import crypto
-from portal.backends.prometheus import (
-    BackendBadRequest,
-    BackendError,
-    BackendTimeout,
-    BackendUnavailable,
-    PrometheusClient,
-    client_for,
-)
+from portal.backends.errors import BackendError, BackendTimeout, BackendUnavailable
+from portal.backends.prometheus import PrometheusClient, client_for, is_bad_query
+from portal.error_codes import BACKEND_PROMETHEUS
 from portal.errors import ServiceError
 from portal.tenancy import audit
 from portal.tenancy.models import Organization
@@ -286,7 +281,8 @@ def _enforce_matchers(org: Organization, ds: Datasource | None, match: list[str]
 
 def _require_staff(cross_org: CrossOrg | None) -> None:
     if cross_org is not None and not getattr(cross_org.user, "is_staff", False):
-        raise ServiceError(403, "forbidden", "Cross-organization queries are for platform operators (staff) only.")
+        raise ServiceError(403, "permission_denied",
+                           "Cross-organization queries are for platform operators (staff) only.")
 
 
 def _promql_error(e: promql.PromQLError, text: str) -> ServiceError:
@@ -294,7 +290,7 @@ def _promql_error(e: promql.PromQLError, text: str) -> ServiceError:
     if isinstance(e, promql.ForeignOrgMatcher):
         details["matcher"] = e.matcher
         return ServiceError(400, "foreign_org_matcher", e.message, details)
-    return ServiceError(400, "bad_promql", e.message, details)
+    return ServiceError(400, "invalid_promql", e.message, details)
 
 
 def _run(org: Organization, ds: Datasource | None, endpoint: str, params: dict[str, Any], ttl: int,
@@ -315,7 +311,7 @@ def _run(org: Organization, ds: Datasource | None, endpoint: str, params: dict[s
                 return call(client)
             except crypto.DecryptionError as e:
                 raise ServiceError(502, "backend_error", f"datasource {ds.name!r}: {e}",
-                                   {"datasource": ds.name}) from e
+                                   {"backend": BACKEND_PROMETHEUS, "datasource": ds.name}) from e
             except BackendError as e:
                 raise _backend_error(ds, e) from e
 
@@ -326,13 +322,13 @@ def _run(org: Organization, ds: Datasource | None, endpoint: str, params: dict[s
 
 
 def _backend_error(ds: Datasource, e: BackendError) -> ServiceError:
-    details = {"datasource": ds.name, "backend_error_type": e.error_type or None}
+    details = {"backend": BACKEND_PROMETHEUS, "datasource": ds.name, "backend_error_type": e.error_type or None}
     if isinstance(e, BackendTimeout):
         return ServiceError(504, "backend_timeout", f"datasource {ds.name!r} timed out: {e.message}", details)
-    if isinstance(e, BackendBadRequest):
-        return ServiceError(400, "backend_bad_request", e.message, details)
+    if is_bad_query(e):
+        return ServiceError(400, "backend_rejected", e.message, details)
     if isinstance(e, BackendUnavailable):
-        return ServiceError(502, "backend_unavailable", f"datasource {ds.name!r} is unavailable: {e.message}",
+        return ServiceError(503, "backend_unavailable", f"datasource {ds.name!r} is unavailable: {e.message}",
                             details)
     return ServiceError(502, "backend_error", f"datasource {ds.name!r} failed: {e.message}", details)
 

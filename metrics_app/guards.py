@@ -48,8 +48,9 @@ class Limits:
         )
 
 
-def bad_param(name: str, message: str) -> ServiceError:
-    return ServiceError(400, "bad_param", f"invalid parameter {name!r}: {message}", {"param": name})
+def bad_param(name: str, message: str, code: str = "invalid_param") -> ServiceError:
+    """400 naming the parameter; `code` is the specific one (invalid_time, invalid_duration, …) when known."""
+    return ServiceError(400, code, f"invalid parameter {name!r}: {message}", {"param": name})
 
 
 def limit_exceeded(limit: str, value: float | int, requested: float | int, message: str) -> ServiceError:
@@ -70,11 +71,11 @@ def parse_time(name: str, raw: Any) -> float:
             try:
                 value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
             except ValueError:
-                raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp") from None
+                raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time") from None
     else:
-        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp")
+        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time")
     if not math.isfinite(value):
-        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp")
+        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time")
     return value
 
 
@@ -88,19 +89,19 @@ def parse_duration(name: str, raw: Any) -> float:
         except ValueError:
             m = _DURATION_RE.match(raw)
             if not m or not any(m.groups()):
-                raise bad_param(name, f"cannot parse {raw!r} to a valid duration") from None
+                raise bad_param(name, f"cannot parse {raw!r} to a valid duration", code="invalid_duration") from None
             value = sum(int(g) * u for g, u in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
     else:
-        raise bad_param(name, f"cannot parse {raw!r} to a valid duration")
+        raise bad_param(name, f"cannot parse {raw!r} to a valid duration", code="invalid_duration")
     if not math.isfinite(value) or value <= 0:
         raise bad_param(name, "zero or negative query resolution step widths are not accepted. "
-                              "Try a positive integer")
+                              "Try a positive integer", code="invalid_duration")
     return value
 
 
 def check_range(start: float, end: float, step: float, limits: Limits) -> None:
     if end < start:
-        raise bad_param("end", "end timestamp must not be before start time")
+        raise bad_param("end", "end timestamp must not be before start time", code="invalid_range")
     if end - start > limits.max_range_seconds:
         raise limit_exceeded("max_range_seconds", limits.max_range_seconds, end - start,
                              f"query range {end - start:g}s exceeds the maximum range of "
@@ -121,7 +122,7 @@ def check_window(start: float | None, end: float | None, limits: Limits) -> None
     """series/labels: an explicit window is subject to the same maximum range."""
     if start is not None and end is not None:
         if end < start:
-            raise bad_param("end", "end timestamp must not be before start time")
+            raise bad_param("end", "end timestamp must not be before start time", code="invalid_range")
         if end - start > limits.max_range_seconds:
             raise limit_exceeded("max_range_seconds", limits.max_range_seconds, end - start,
                                  f"time window {end - start:g}s exceeds the maximum range of "

@@ -22,6 +22,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from portal import error_codes
 from portal.errors import ServiceError
 from portal.tenancy.auth import ORG_HEADER, SESSION_ORG_KEY, TokenError, authenticate_api_token, bearer_token
 from portal.tenancy.context import OrgContext, context_for
@@ -44,10 +45,13 @@ class PromResponse(HttpResponse):
             self["X-Cache"] = cache
 
 
-def prom_error(status: int, message: str, details: Any = None, headers: dict[str, str] | None = None,
+def prom_error(status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None,
                error_type: str | None = None) -> PromResponse:
+    """Prometheus's error body; `code` (from portal/error_codes.py) is an extra key Prometheus clients
+    ignore, so a condition has the same code here as in the portal's own API."""
+    error_codes.emitted(status, code)
     body: dict[str, Any] = {"status": "error", "errorType": error_type or _ERROR_TYPES.get(status, "internal"),
-                            "error": message}
+                            "error": message, "code": code}
     if details:
         body["details"] = details
     resp = PromResponse(body, status=status)
@@ -71,7 +75,7 @@ class Params:
         vals = self.values.get(name) or []
         distinct = set(vals)
         if len(distinct) > 1:
-            raise ServiceError(400, "bad_param",
+            raise ServiceError(400, "invalid_param",
                                f"parameter {name!r} given more than once with different values",
                                {"param": name})
         return vals[0] if vals else None
@@ -101,23 +105,25 @@ def prom_view(handler: Callable[[HttpRequest, OrgContext, Params, federation.Cro
     @csrf_exempt
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if request.method not in ("GET", "POST"):
-            return prom_error(405, f"method {request.method} not allowed", headers={"Allow": "GET, POST"})
+            return prom_error(405, "method_not_allowed", f"method {request.method} not allowed",
+                              headers={"Allow": "GET, POST"})
         try:
             ctx = _authenticate(request)
         except TokenError as e:
-            return prom_error(401, e.message, headers={"WWW-Authenticate": 'Bearer realm="prometheus"'})
+            return prom_error(401, "authentication_failed", e.message,
+                              headers={"WWW-Authenticate": 'Bearer realm="prometheus"'})
         try:
             params = Params(request)
             cross = _cross_org(request, ctx)
             request.prom_kwargs = kwargs  # type: ignore[attr-defined]
             result = handler(request, ctx, params, cross)
         except ServiceError as e:
-            return prom_error(e.status_code, e.message, e.details, e.headers)
+            return prom_error(e.status_code, e.code, e.message, e.details, e.headers)
         except SuspiciousOperation as e:  # body too large, too many fields
-            return prom_error(400, f"bad request: {e}")
+            return prom_error(400, "bad_request", f"bad request: {e}")
         except Exception:  # a bug: still answer in Prometheus's format, which clients can show
             log.exception("prometheus API %s failed", request.path)
-            return prom_error(500, "internal error; it has been logged", error_type="internal")
+            return prom_error(500, "server_error", "internal error; it has been logged", error_type="internal")
         return PromResponse({"status": "success", "data": result.data}, cache=result.cache)
 
     view.__name__ = handler.__name__
@@ -130,7 +136,8 @@ def _cross_org(request: HttpRequest, ctx: OrgContext) -> federation.CrossOrg | N
     if reason is None:
         return None
     if not ctx.is_staff:
-        raise ServiceError(403, "forbidden", "Cross-organization queries are for platform operators (staff) only.")
+        raise ServiceError(403, "permission_denied",
+                           "Cross-organization queries are for platform operators (staff) only.")
     return federation.CrossOrg(user=request.user if request.user.is_authenticated else _token_user(ctx),
                                reason=reason or "unspecified", request=request)
 
@@ -155,7 +162,7 @@ def query_range(request: HttpRequest, ctx: OrgContext, p: Params,
                 cross: federation.CrossOrg | None) -> federation.Result:
     for name in ("start", "end", "step"):
         if p.one(name) in (None, ""):
-            raise ServiceError(400, "bad_param", f"invalid parameter {name!r}: missing", {"param": name})
+            raise ServiceError(400, "invalid_param", f"invalid parameter {name!r}: missing", {"param": name})
     return federation.run_query_range(ctx.org, p.one("query") or "", p.one("start"), p.one("end"), p.one("step"),
                                       timeout=p.one("timeout"), cross_org=cross, use_cache=_use_cache(request))
 

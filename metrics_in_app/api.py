@@ -60,7 +60,7 @@ class IngestLimitsView(OrgAPIView):
     @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)
     def patch(self, request: Request) -> Response:
         if not self.org_ctx.is_staff:
-            raise ServiceError(403, "forbidden", "Ingest limits are set by platform operators (staff).")
+            raise ServiceError(403, "permission_denied", "Ingest limits are set by platform operators (staff).")
         return Response(services.set_limits(self.org, json_object(request)))
 
     @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)

@@ -41,13 +41,13 @@ def unsnappy(data: bytes) -> bytes:
     try:
         announced = snappy_length(data)
     except ValueError as e:
-        raise ServiceError(400, "bad_encoding", "The body is not snappy-compressed (block format).") from e
+        raise ServiceError(400, "parse_error", "The body is not snappy-compressed (block format).") from e
     if announced > limit:
         raise too_large(limit)
     try:
         return bytes(cramjam.snappy.decompress_raw(data))
     except cramjam.DecompressionError as e:
-        raise ServiceError(400, "bad_encoding", f"The body is not valid snappy (block format): {e}.") from e
+        raise ServiceError(400, "parse_error", f"The body is not valid snappy (block format): {e}.") from e
 
 
 def read_remote_write(request: HttpRequest) -> bytes:

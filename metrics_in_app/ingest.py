@@ -24,6 +24,7 @@ from metrics_in_app.limits import COUNTERS, OrgLimits, limits_for
 from metrics_in_app.otlp_translate import Translator
 from metrics_in_app.rejections import Rejections
 from metrics_in_app.series import Admitted, OrgLabel, admit, describe
+from portal.error_codes import BACKEND_PROMETHEUS
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
@@ -75,7 +76,8 @@ def _forward(org: Organization, admitted: list[Admitted], metadata: dict[str, tu
                            headers={"Retry-After": retry_after}) from e
     except BackendUnavailable as e:
         rej.add("backend_unavailable", sum(len(a.samples) for a in admitted), "backend unavailable")
-        raise ServiceError(503, "backend_unavailable", str(e), {"backend": e.target.name},
+        raise ServiceError(503, "backend_unavailable", str(e),
+                           {"backend": BACKEND_PROMETHEUS, "target": e.target.name},
                            headers={"Retry-After": retry_after}) from e
 
 
@@ -83,7 +85,7 @@ def ingest_remote_write(org: Organization, body: bytes) -> IngestResult:
     try:
         wr = remote_pb.WriteRequest.FromString(body)
     except DecodeError as e:
-        raise ServiceError(400, "bad_protobuf", f"The body is not a remote-write WriteRequest: {e}.") from e
+        raise ServiceError(400, "parse_error", f"The body is not a remote-write WriteRequest: {e}.") from e
     result = IngestResult()
     rej = result.rejections
     try:

@@ -23,7 +23,7 @@ def _error(e: ServiceError) -> HttpResponse:
 
 def _unauthorized(e: TokenError) -> HttpResponse:
     INGEST_REJECTIONS.labels(org="", signal="metrics", reason="unauthorized").inc()
-    resp = json_error(401, "unauthorized", e.message)
+    resp = json_error(401, "authentication_failed", e.message)
     resp["WWW-Authenticate"] = 'Bearer realm="ingest"'
     return resp
 

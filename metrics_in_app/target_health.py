@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-from django.conf import settings
-
 from metrics_in_app.destination import org_label
 from metrics_in_app.file_sd import TARGET_ID_LABEL
+from portal.backends.errors import BackendError, BackendTimeout, BackendUnavailable
+from portal.backends.prometheus import managed_prometheus
+from portal.error_codes import BACKEND_PROMETHEUS
 from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy.models import Organization
 
@@ -19,17 +19,21 @@ def health_for(org: Organization, target_ids: set[int]) -> dict[int, dict[str, A
     Filtered twice: by the target ids the org owns and by the org label on the target, so a foreign
     target can never show up even if ids collided.
     """
-    if not settings.PROMETHEUS_URL:
+    prom = managed_prometheus()
+    if not prom.configured:
         raise backend_not_configured("prometheus", "No Prometheus is configured (PROMETHEUS_URL).")
     label = org_label(org)
     try:
-        resp = httpx.get(settings.PROMETHEUS_URL.rstrip("/") + "/api/v1/targets", params={"state": "active"},
-                         timeout=5.0)
-        resp.raise_for_status()
-        active = resp.json()["data"]["activeTargets"]
-    except (httpx.HTTPError, ValueError, KeyError) as e:
-        raise ServiceError(502, "backend_unavailable", f"Prometheus at {settings.PROMETHEUS_URL} did not answer "
-                           f"the targets request: {e}") from e
+        active = prom.targets("active")
+    except BackendTimeout as e:
+        raise ServiceError(504, "backend_timeout", f"Prometheus at {prom.base_url} did not answer the "
+                           f"targets request in time: {e}", {"backend": BACKEND_PROMETHEUS}) from e
+    except BackendUnavailable as e:
+        raise ServiceError(503, "backend_unavailable", f"Prometheus at {prom.base_url} did not answer "
+                           f"the targets request: {e}", {"backend": BACKEND_PROMETHEUS}) from e
+    except BackendError as e:
+        raise ServiceError(502, "backend_error", f"Prometheus at {prom.base_url} answered the targets "
+                           f"request with an error: {e}", {"backend": BACKEND_PROMETHEUS}) from e
     out: dict[int, dict[str, Any]] = {}
     for t in active:
         raw_id = (t.get("discoveredLabels") or {}).get(TARGET_ID_LABEL, "")

@@ -1,6 +1,8 @@
 """One JSON error shape for everything under /api/:
 
     {"error": {"status": 404, "code": "not_found", "message": "…", "details": {...}}}
+
+Codes come from the closed list in portal/error_codes.py (documented in docs/api-errors.md).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from portal import error_codes
+
 
 def error_body(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error_codes.emitted(status, code)
     err: dict[str, Any] = {"status": status, "code": code, "message": message}
     if details:
         err["details"] = details
@@ -44,6 +49,7 @@ class ServiceError(exceptions.APIException):
     def __init__(self, status: int, code: str, message: str, details: Any = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
+        error_codes.emitted(status, code)
         self.status_code = status
         self.code = code
         self.message = message
@@ -74,7 +80,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, exceptions.ValidationError):
         return Response(error_body(response.status_code, "invalid", _message(detail), detail),
                         status=response.status_code, headers=_auth_headers(response))
-    code_str = code if isinstance(code, str) else "error"
+    code_str = error_codes.DRF_ALIASES.get(code, code) if isinstance(code, str) else "error"
     response.data = error_body(response.status_code, code_str, _message(detail))
     return response
 

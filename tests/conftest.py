@@ -3,7 +3,7 @@ Charlie admin of B, an operator), API clients bound to a token, and real backend
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
+from portal import error_codes
 from portal.tenancy import services
 from portal.tenancy.models import Organization
 from tests import procs
@@ -211,3 +212,18 @@ def page(browser: Any) -> Iterator[Any]:
     p = ctx.new_page()
     yield p
     ctx.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Fail the test during which an error with an unregistered code (or a registered code with another
+    status) was built anywhere: a view, a service, a task, the live server's thread."""
+    seen: set[tuple[int, str]] = set()
+    unsubscribe = error_codes.observe(lambda status, code: seen.add((status, code)))
+    try:
+        yield
+    finally:
+        unsubscribe()
+    problems = sorted({p for status, code in seen if (p := error_codes.problem(status, code))})
+    if problems:
+        pytest.fail("unregistered error codes (portal/error_codes.py, docs/api-errors.md):\n" + "\n".join(problems))

@@ -68,9 +68,9 @@ def check_query(query: str) -> None:
     try:
         _, org_terms = split_org_terms(parse(query))
     except QueryError as e:
-        raise ServiceError(400, "bad_query", f"Invalid search: {e}", e.details()) from e
+        raise ServiceError(400, "invalid_query", f"Invalid search: {e}", e.details()) from e
     if org_terms:
-        raise ServiceError(400, "bad_query", "org= is not allowed in an export: it always covers your own "
+        raise ServiceError(400, "invalid_query", "org= is not allowed in an export: it always covers your own "
                            "organization.", {"position": org_terms[0].position, "query": query})
 
 

@@ -3,31 +3,29 @@ matcher and applies it here, so callers cannot forget it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import httpx
 from django.conf import settings
 
+from portal.backends.errors import BackendRejected, BackendUnavailable, from_response, from_transport
+
 TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+_POOL_LOCK = threading.Lock()
+_POOLS: dict[str, httpx.Client] = {}
 
 
-class BackendUnavailable(Exception):
-    """Transient: the backend is down, unreachable or answered 5xx. Callers retry."""
-
-    def __init__(self, backend: str, message: str) -> None:
-        super().__init__(f"{backend} unavailable: {message}")
-        self.backend = backend
-        self.message = message
-
-
-class BackendRejected(Exception):
-    """Permanent: the backend answered 4xx (bad silence, unknown id)."""
-
-    def __init__(self, backend: str, status: int, message: str) -> None:
-        super().__init__(f"{backend} rejected the request ({status}): {message}")
-        self.backend = backend
-        self.status = status
-        self.message = message
+def _client(base_url: str, transport: httpx.BaseTransport | None) -> httpx.Client:
+    """One pooled httpx.Client per Alertmanager URL (thread-safe, keep-alive reused); a test's transport
+    gets its own."""
+    if transport is not None:
+        return httpx.Client(base_url=base_url, timeout=TIMEOUT, transport=transport)
+    with _POOL_LOCK:
+        client = _POOLS.get(base_url)
+        if client is None:
+            client = _POOLS[base_url] = httpx.Client(base_url=base_url, timeout=TIMEOUT)
+        return client
 
 
 class AlertmanagerClient:
@@ -35,7 +33,7 @@ class AlertmanagerClient:
 
     def __init__(self, base_url: str | None = None, transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = (base_url if base_url is not None else settings.ALERTMANAGER_URL).rstrip("/")
-        self._client = httpx.Client(base_url=self.base_url, timeout=TIMEOUT, transport=transport)
+        self._client = _client(self.base_url, transport)
 
     @property
     def configured(self) -> bool:
@@ -46,14 +44,13 @@ class AlertmanagerClient:
             raise BackendUnavailable(self.name, "ALERTMANAGER_URL is not configured")
         try:
             resp = self._client.request(method, path, **kwargs)
-        except httpx.InvalidURL as exc:
-            raise BackendRejected(self.name, 400, f"invalid request path: {exc}") from exc
-        except httpx.HTTPError as exc:
-            raise BackendUnavailable(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if resp.status_code >= 500:
-            raise BackendUnavailable(self.name, f"HTTP {resp.status_code}: {resp.text[:300]}")
-        if resp.status_code >= 400:
-            raise BackendRejected(self.name, resp.status_code, resp.text[:500])
+        except httpx.InvalidURL as exc:  # an id from the URL that httpx cannot put in a path
+            raise BackendRejected(self.name, f"invalid request path: {exc}", status=400) from exc
+        except httpx.RequestError as exc:
+            raise from_transport(self.name, self.base_url, exc, TIMEOUT.read) from exc
+        error = from_response(self.name, resp)
+        if error is not None:
+            raise error
         return resp
 
     # lifecycle

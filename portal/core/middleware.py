@@ -53,10 +53,11 @@ class ApiErrorMiddleware:
         if response.status_code == 400:
             return json_error(400, "bad_request", "Bad request.")
         if response.status_code == 403:
-            return json_error(403, "forbidden", "Forbidden (CSRF check failed or not allowed).")
+            return json_error(403, "permission_denied", "Forbidden (CSRF check failed or not allowed).")
         if response.status_code == 405:
             return json_error(405, "method_not_allowed", f"Method {request.method} not allowed here.")
-        return json_error(response.status_code, "error", "The server could not complete the request.")
+        code = "server_error" if response.status_code == 500 else "error"
+        return json_error(response.status_code, code, "The server could not complete the request.")
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, OperationalError | InterfaceError):
@@ -76,7 +77,7 @@ def database_unavailable(request: HttpRequest, exception: Exception) -> HttpResp
     if request.path.startswith("/prometheus/"):
         from metrics_app.prom_views import prom_error  # the Prometheus API's own error format
 
-        resp: HttpResponse = prom_error(503, message, {"backend": "database"})
+        resp: HttpResponse = prom_error(503, "backend_unavailable", message, {"backend": "database"})
     elif request.path.startswith(MACHINE_PREFIXES):
         resp = json_error(503, "backend_unavailable", message, {"backend": "database"})
     else:

@@ -155,7 +155,7 @@ class TokensView(OrgViewMixin, TemplateView):
                 request.session["new_token_secret"] = secret
             elif op == "create_ingest":
                 if not self.org_ctx.is_admin:
-                    raise ServiceError(403, "forbidden", "Only admins create ingest tokens.")
+                    raise ServiceError(403, "permission_denied", "Only admins create ingest tokens.")
                 _, secret = services.create_ingest_token(self.org, request.POST.get("name") or "ingest",
                                                          request=request)
                 request.session["new_token_secret"] = secret

@@ -154,6 +154,11 @@ def test_explore_autocomplete_history_views_and_error_position(transactional_db:
     pos = int(page.get_attribute("#query-error", "data-position") or "-1")
     assert 0 <= pos <= len("sum(rate(http_requests_total[5m])")
     assert page.evaluate("() => document.getElementById('promql').selectionStart") == pos
+    # The message shown is the API's own (the kernel's ApiError), not a generic one.
+    api_error = page.evaluate("() => fetch('/api/v1/explore/query/?query=' + encodeURIComponent("
+                              "'sum(rate(http_requests_total[5m])'), {headers: {'X-Portal-Org': 'acme'}})"
+                              ".then(r => r.json()).then(b => b.error)")
+    assert api_error["code"] and page.text_content("#query-error .msg") == api_error["message"]
     page.screenshot(path=str(output_dir / "dashboards-explore-error.png"))
     page.context.close()
 

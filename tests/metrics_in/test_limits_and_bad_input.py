@@ -12,6 +12,7 @@ from django.test import Client
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 
 from metrics_in_app import services
+from portal.tenancy.models import Organization
 from tests.conftest import token_client
 from tests.metrics_in.conftest import now_ms, post_otlp, post_rw, prom_query, wait_for, write_request
 
@@ -31,9 +32,12 @@ def _otlp(points: list[tuple[str, int, float]], *, extra: Any = None) -> bytes:
 
 
 def _rejections(client: Client, reason: str) -> float:
+    """The rejection counter of org acme (by id: /metrics names no organization)."""
+    acme = Organization.objects.get(slug="acme")
     text = client.get("/metrics").content.decode()
     for line in text.splitlines():
-        if line.startswith("portal_ingest_rejections_total{") and 'org="acme"' in line and f'reason="{reason}"' in line:
+        if (line.startswith("portal_ingest_rejections_total{") and f'org="{acme.pk}"' in line
+                and f'reason="{reason}"' in line):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
 
