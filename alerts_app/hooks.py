@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from metrics_app.labels import org_label
 from portal.errors import json_error
 from portal.tenancy.models import Organization
 
@@ -47,8 +48,8 @@ def alertmanager_hook(request: HttpRequest, org_id: int, receiver: str) -> JsonR
     except ValueError:
         return json_error(400, "parse_error", "The body is not JSON.")
     # Only the org's own alerts: the route already matches the label, this guards against a bad config.
-    alerts = [a for a in payload.get("alerts", [])
-              if a.get("labels", {}).get(org.label_name) == org.label_value]
+    label, value = org_label(org)
+    alerts = [a for a in payload.get("alerts", []) if a.get("labels", {}).get(label) == value]
     payload = {**payload, "alerts": alerts}
     if not alerts:
         return JsonResponse({"accepted": 0})

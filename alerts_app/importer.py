@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from django.db import transaction
 
+from metrics_app.labels import org_label
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
@@ -53,7 +54,7 @@ def import_rules(org: Organization, text: str) -> dict[str, int]:
             if severity not in Severity.values:
                 labels["original_severity"] = severity
                 severity = Severity.CRITICAL if severity in ("page", "error", "high") else Severity.WARNING
-            labels.pop(org.label_name, None)
+            labels.pop(org_label(org)[0], None)
             data: dict[str, Any] = {
                     "name": str(raw.get("alert", "")), "group": gname, "kind": RuleKind.PROMQL, "expr": expr,
                     "for_duration": str(raw.get("for", "0s")), "severity": severity, "labels": labels,

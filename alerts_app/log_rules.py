@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from django.utils import timezone
 
+from metrics_app.labels import one_lookup, org_label
 from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendTimeout, BackendUnavailable
 from portal.tenancy.models import Organization
@@ -34,8 +35,9 @@ def default_store() -> LogCounter:
 def alert_for(rule: Rule, org: Organization, count: int, now: datetime, firing: bool) -> dict[str, Any]:
     channel_ids = list(rule.channels.values_list("id", flat=True))
     labels = {**rule.labels, "alertname": render._alert_name(rule.name), "severity": rule.severity,
-              render.RULE_LABEL: str(rule.pk), render.NOTIFY_LABEL: render.notify_value(channel_ids),
-              org.label_name: org.label_value}
+              render.RULE_LABEL: str(rule.pk), render.NOTIFY_LABEL: render.notify_value(channel_ids)}
+    label, value = org_label(org)
+    labels[label] = value
     annotations = {**rule.annotations, "log_count": str(count),
                    "log_query": rule.log_query, "window": f"{rule.log_window_minutes}m"}
     alert: dict[str, Any] = {"labels": labels, "annotations": annotations,
@@ -56,7 +58,7 @@ def evaluate(rule: Rule, store: LogCounter, am: AlertmanagerClient, now: datetim
         rule.log_firing_since = now
         Rule.objects.for_org(org).filter(pk=rule.pk).update(log_firing_since=now)
     if firing or was_firing:
-        am.post_alerts(org.label_name, org.label_value, [alert_for(rule, org, count, now, firing)])
+        am.post_alerts(*org_label(org), [alert_for(rule, org, count, now, firing)])
     if not firing and was_firing:
         Rule.objects.for_org(org).filter(pk=rule.pk).update(log_firing_since=None)
     return {"rule": rule.pk, "count": count, "firing": firing}
@@ -69,20 +71,21 @@ def evaluate_all(store: LogCounter | None = None, am: AlertmanagerClient | None 
     am = am or AlertmanagerClient()
     results = []
     errors = 0
-    # Fan-out over every org: the one place this app reads across orgs on purpose.
-    for rule in Rule.objects.all_orgs().filter(kind=RuleKind.LOG, enabled=True).select_related("org"):
-        try:
-            results.append(evaluate(rule, store, am))
-        except (BackendUnavailable, BackendTimeout):
-            errors += 1  # Alertmanager down: no rule's fault, nothing to mark
-            continue
-        except Exception as exc:  # noqa: BLE001 - one org's broken rule must not stop every org's alerting
-            errors += 1
-            message = f"log search failed: {getattr(exc, 'message', None) or exc}"[:4000]
-            log.warning("log rule %s of org %s: %s", rule.pk, rule.org_id, message)
-            if rule.log_error != message:
-                Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error=message)
-            continue
-        if rule.log_error:
-            Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error="")
+    with one_lookup():  # every rule below asks for its org label
+        # Fan-out over every org: the one place this app reads across orgs on purpose.
+        for rule in Rule.objects.all_orgs().filter(kind=RuleKind.LOG, enabled=True).select_related("org"):
+            try:
+                results.append(evaluate(rule, store, am))
+            except (BackendUnavailable, BackendTimeout):
+                errors += 1  # Alertmanager down: no rule's fault, nothing to mark
+                continue
+            except Exception as exc:  # noqa: BLE001 - one org's broken rule must not stop every org's alerting
+                errors += 1
+                message = f"log search failed: {getattr(exc, 'message', None) or exc}"[:4000]
+                log.warning("log rule %s of org %s: %s", rule.pk, rule.org_id, message)
+                if rule.log_error != message:
+                    Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error=message)
+                continue
+            if rule.log_error:
+                Rule.objects.all_orgs().filter(pk=rule.pk).update(log_error="")
     return {"evaluated": len(results), "firing": sum(1 for r in results if r["firing"]), "errors": errors}

@@ -15,6 +15,7 @@ import httpx
 from django.conf import settings
 from django.core.mail import send_mail
 
+from metrics_app.labels import org_label
 from portal.backends import outbound
 
 from . import secrets
@@ -76,7 +77,8 @@ def relay(channel: Channel, payload: dict[str, Any]) -> dict[str, Any]:
 
 def test_payload(channel: Channel) -> dict[str, Any]:
     org = channel.org
-    labels = {"alertname": "PortalTestNotification", "severity": "info", org.label_name: org.label_value}
+    label, value = org_label(org)
+    labels = {"alertname": "PortalTestNotification", "severity": "info", label: value}
     return {"version": "4", "status": "firing", "receiver": channel.receiver_name, "groupLabels": labels,
             "commonLabels": labels, "commonAnnotations": {"summary": "Test notification from the portal"},
             "alerts": [{"status": "firing", "labels": labels,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from metrics_app import federation
+from metrics_app.labels import org_label
 from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendError, BackendRejected, BackendTimeout, BackendUnavailable
 from portal.errors import ServiceError, backend_not_configured
@@ -77,7 +78,7 @@ def active_alerts(org: Organization) -> list[dict[str, Any]]:
     if not am.configured:
         return []  # nothing can be firing where no Alertmanager is configured
     try:
-        return am.alerts(org.label_name, org.label_value)
+        return am.alerts(*org_label(org))
     except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
 
@@ -87,7 +88,7 @@ def list_silences(org: Organization) -> list[dict[str, Any]]:
     if not am.configured:
         return []
     try:
-        return am.silences(org.label_name, org.label_value)
+        return am.silences(*org_label(org))
     except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
 
@@ -96,9 +97,10 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
                    comment: str) -> str:
     if not matchers:
         raise ServiceError(400, "invalid", "matchers: at least one matcher", {"field": "matchers"})
+    label, value = org_label(org)
     for m in matchers:
-        if m.get("name") == org.label_name:
-            raise ServiceError(400, "invalid", f"matchers: {org.label_name} is set by the portal",
+        if m.get("name") == label:
+            raise ServiceError(400, "invalid", f"matchers: {label} is set by the portal",
                                {"field": "matchers"})
     now = timezone.now()
     user = getattr(request, "user", None)
@@ -111,7 +113,7 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
     if not am.configured:
         raise not_configured("alertmanager")
     try:
-        sid = am.create_silence(org.label_name, org.label_value, body)
+        sid = am.create_silence(label, value, body)
     except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:
@@ -125,7 +127,7 @@ def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
     if not am.configured:
         raise not_configured("alertmanager")
     try:
-        ok = am.expire_silence(org.label_name, org.label_value, silence_id)
+        ok = am.expire_silence(*org_label(org), silence_id)
     except (BackendUnavailable, BackendTimeout) as exc:
         raise backend_error(exc) from exc
     except BackendRejected as exc:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from metrics_app.labels import one_lookup
 from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendError, BackendUnavailable
 from portal.backends.prometheus import PrometheusClient, managed_prometheus
@@ -91,7 +92,7 @@ def sync_org(org_id: int) -> SyncReport:
     state = OrgSync.objects.all_orgs().filter(org_id=org_id).first()
     if state is None:
         state = OrgSync.objects.all_orgs().get_or_create(org_id=org_id)[0]
-    with sync_lock():
+    with sync_lock(), one_lookup():  # one datasource lookup for every org label rendered
         state.refresh_from_db()
         if state.done >= state.requested and state.requested > 0:
             return SyncReport(coalesced=True)
@@ -104,7 +105,7 @@ def sync_org(org_id: int) -> SyncReport:
 
 
 def reconcile() -> SyncReport:
-    with sync_lock():
+    with sync_lock(), one_lookup():  # one datasource lookup for every org label rendered
         return _sync(None)
 
 

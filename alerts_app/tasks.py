@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from portal.backends.alertmanager import BackendUnavailable
+from portal.backends.errors import BackendError
 from portal.celery import periodic
 from portal.core.task_policy import RetryPolicy, task
 
 log = logging.getLogger(__name__)
 
-# Prometheus or Alertmanager down, or another sync holding the lock. In process there is no broker to delay
-# a retry: the error is reported and the per-minute reconcile retries instead.
-SYNC_RETRY = RetryPolicy(retry_on=(BackendUnavailable, TimeoutError), max_retries=8, expires=3600,
+# Prometheus or Alertmanager down or slow (the policy retries only errors whose `transient` is true), or
+# another sync holding the lock. In process there is no broker to delay a retry: the error is reported and
+# the per-minute reconcile retries instead.
+SYNC_RETRY = RetryPolicy(retry_on=(BackendError, TimeoutError), max_retries=8, expires=3600,
                          in_process=lambda exc: {"error": str(exc)})
 
 
@@ -31,7 +32,7 @@ def reconcile_task() -> dict[str, Any]:
 
     try:
         report = reconcile()
-    except (BackendUnavailable, TimeoutError) as exc:
+    except (BackendError, TimeoutError) as exc:
         log.warning("alert reconcile failed: %s", exc)
         return {"error": str(exc)}
     return {"orgs": report.orgs, "written": report.files_written, "removed": report.files_removed,

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from metrics_app.labels import org_label
 from portal.tenancy.models import Organization
 
 from . import checks, templating
@@ -53,7 +54,7 @@ def enforce_promql(org: Organization, query: str) -> str:
     """The metrics app's enforcer: every selector gets the org matcher; another org's matcher raises."""
     from metrics_app.promql import enforce
 
-    return enforce(query, org.label_name, org.label_value)
+    return enforce(query, *org_label(org))
 
 
 def promql_problem(org: Organization, query: str) -> tuple[str, str] | None:
@@ -123,7 +124,7 @@ def validate_rule(org: Organization, data: dict[str, Any], *, check_templates: b
         for key, value in labels.items():
             if not LABEL_NAME_RE.match(str(key)) or str(key).startswith("__"):
                 errors["labels"] = f"{key!r} is not a valid label name"
-            elif key in RESERVED_LABELS or key == org.label_name:
+            elif key in RESERVED_LABELS or key == org_label(org)[0]:
                 errors["labels"] = f"{key!r} is set by the portal"
             elif not isinstance(value, str):
                 errors["labels"] = f"the value of {key!r} must be a string"

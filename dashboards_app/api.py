@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from dashboards_app import builtin, interpolate, querying, services
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
+from metrics_app.labels import org_label
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
@@ -240,7 +241,8 @@ class ExploreLabelsView(OrgAPIView):
     def get(self, request: Request) -> Response:
         start, end = _window(request)
         names = querying.label_names(self.org, request.query_params.get("match") or None, start, end)
-        return Response({"results": sorted(n for n in names if n != self.org.label_name)})
+        own = org_label(self.org)[0]
+        return Response({"results": sorted(n for n in names if n != own)})
 
 
 class ExploreLabelValuesView(OrgAPIView):

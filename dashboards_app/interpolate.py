@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 import re
 import time as _time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from dashboards_app.spec import duration_seconds
+from portal.core import params
 from portal.errors import ServiceError
 
 # Grafana's $__rate_interval is max($__interval + scrape interval, 4 × scrape interval); Prometheus'
@@ -21,7 +21,7 @@ from portal.errors import ServiceError
 SCRAPE_INTERVAL_S = 15
 MAX_POINTS = 240
 MIN_STEP_S = 2
-MAX_RANGE_S = 400 * 86400
+MAX_RANGE = timedelta(days=400)
 
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}"
                      r"|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -30,53 +30,28 @@ _REGEX_META = re.compile(r"([.+*?()|\[\]{}^$\\])")
 
 
 def parse_time(value: str | float | int | None, now: float | None = None, *, default: float | None = None) -> float:
-    """`now`, `now-6h`, epoch seconds or an ISO 8601 timestamp → epoch seconds."""
-    now = _time.time() if now is None else now
+    """`now`, `now-6h`, epoch seconds or an ISO 8601 timestamp with an offset → epoch seconds."""
     if value is None or value == "":
         if default is None:
             raise ServiceError(400, "invalid_time", "A time is required.")
         return default
-    if isinstance(value, (int, float)):
-        return float(value)
-    text = str(value).strip()
-    if text == "now":
-        return now
-    m = re.match(r"^now-(\d+[smhdwy])\Z", text)
-    if m:
-        unit = m.group(1)
-        if unit.endswith("y"):
-            return now - int(unit[:-1]) * 365 * 86400
-        return now - duration_seconds(unit)
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ServiceError(400, "invalid_time", f"{text!r} is not a time (now, now-1h, epoch or ISO 8601).") from None
-    if dt.tzinfo is None:
-        raise ServiceError(400, "invalid_time", f"{text!r} needs a timezone (e.g. Z).")
-    return dt.timestamp()
+    return params.parse_time(value, "time", now=_at(now), assume_utc=False).timestamp()
 
 
 def time_range(start: Any, end: Any, now: float | None = None) -> tuple[float, float]:
-    now = _time.time() if now is None else now
-    s = parse_time(start, now, default=now - 3600)
-    e = parse_time(end, now, default=now)
-    if s >= e:
-        raise ServiceError(400, "invalid_range", "The start of the time range must be before its end.")
-    if e - s > MAX_RANGE_S:
-        raise ServiceError(400, "range_too_large", "The time range is longer than 400 days.")
-    return s, e
+    r = params.time_range(start, end, now=_at(now), max_span=MAX_RANGE, assume_utc=False)
+    return r.start.timestamp(), r.end.timestamp()
+
+
+def _at(now: float | None) -> datetime:
+    return datetime.fromtimestamp(_time.time() if now is None else now, tz=UTC)
 
 
 def auto_step(start: float, end: float, requested: Any = None) -> int:
     """The step: the requested one if given (a number of seconds or a duration), else ~MAX_POINTS points."""
     floor = max(MIN_STEP_S, math.ceil((end - start) / 11000))  # Prometheus refuses > 11,000 points
     if requested not in (None, ""):
-        text = str(requested)
-        step = int(float(text)) if re.match(r"^\d+(\.\d+)?\Z", text) else duration_seconds(text)
+        step = int(params.parse_duration(str(requested), "step").total_seconds())
         return max(step, floor)
     return max(floor, math.ceil((end - start) / MAX_POINTS))
 

@@ -12,7 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from logs_app import services
-from logs_app.store.records import LogRecord, SpanRecord
+from logs_app.record_json import log_json, span_json
+from portal.core import params
 from portal.tenancy.api_base import OrgAPIView
 
 
@@ -92,24 +93,6 @@ class TraceSerializer(serializers.Serializer[Any]):
     logs = LogRecordSerializer(many=True)
 
 
-def log_dict(r: LogRecord) -> dict[str, Any]:
-    d = asdict(r)
-    d.pop("org_id")
-    d["time"] = r.time.isoformat().replace("+00:00", "Z")
-    return d
-
-
-def span_dict(s: SpanRecord) -> dict[str, Any]:
-    return {
-        "trace_id": s.trace_id, "span_id": s.span_id, "parent_span_id": s.parent_span_id, "name": s.name,
-        "service": s.service, "kind": s.kind, "status": s.status, "status_message": s.status_message,
-        "start": s.start.isoformat().replace("+00:00", "Z"), "end": s.end.isoformat().replace("+00:00", "Z"),
-        "duration_ms": s.duration_ms, "resource": s.resource, "attributes": s.attributes,
-        "events": [{"time": e.time.isoformat().replace("+00:00", "Z"), "name": e.name, "attributes": e.attributes}
-                   for e in s.events],
-    }
-
-
 _Q = OpenApiParameter("q", str, description="Search-language query (docs/logs.md), e.g. `level=error service=api`.")
 _START = OpenApiParameter("start", str, description="RFC 3339, Unix seconds or `now-1h` (default: end - 1h).")
 _END = OpenApiParameter("end", str, description="RFC 3339, Unix seconds or `now` (default: now).")
@@ -124,11 +107,11 @@ class LogSearchView(OrgAPIView):
     )
     def get(self, request: Request) -> Response:
         p = request.query_params
-        limit = services.parse_limit(p.get("limit"), 100, services.MAX_LIMIT)
+        limit = params.parse_int(p.get("limit"), "limit", default=100, minimum=1, maximum=services.MAX_LIMIT)
         s, page = services.search_logs(self.org_ctx, p.get("q", ""), p.get("start"), p.get("end"), limit,
                                        p.get("cursor"))
         return Response({"org": s.org.slug, "start": s.start, "end": s.end,
-                         "records": [log_dict(r) for r in page.records], "next_cursor": page.next_cursor})
+                         "records": [log_json(r) for r in page.records], "next_cursor": page.next_cursor})
 
 
 class LogHistogramView(OrgAPIView):
@@ -139,7 +122,8 @@ class LogHistogramView(OrgAPIView):
     )
     def get(self, request: Request) -> Response:
         p = request.query_params
-        buckets = services.parse_limit(p.get("buckets"), 60, services.MAX_BUCKETS, "buckets")
+        buckets = params.parse_int(p.get("buckets"), "buckets", default=60, minimum=1,
+                                   maximum=services.MAX_BUCKETS)
         s, result = services.histogram(self.org_ctx, p.get("q", ""), p.get("start"), p.get("end"), buckets)
         return Response({
             "org": s.org.slug, "start": s.start, "end": s.end,
@@ -158,7 +142,7 @@ class TraceSearchView(OrgAPIView):
     )
     def get(self, request: Request) -> Response:
         p = request.query_params
-        limit = services.parse_limit(p.get("limit"), 50, services.MAX_LIMIT)
+        limit = params.parse_int(p.get("limit"), "limit", default=50, minimum=1, maximum=services.MAX_LIMIT)
         s, traces = services.search_traces(self.org_ctx, p.get("q", ""), p.get("start"), p.get("end"), limit)
         return Response({"org": s.org.slug, "traces": [asdict(t) for t in traces]})
 
@@ -172,5 +156,5 @@ class TraceDetailView(OrgAPIView):
     )
     def get(self, request: Request, trace_id: str) -> Response:
         trace = services.get_trace(self.org, trace_id)
-        return Response({"trace_id": trace.trace_id, "spans": [span_dict(s) for s in trace.spans],
-                         "logs": [log_dict(r) for r in trace.logs]})
+        return Response({"trace_id": trace.trace_id, "spans": [span_json(s) for s in trace.spans],
+                         "logs": [log_json(r) for r in trace.logs]})

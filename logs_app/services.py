@@ -1,4 +1,4 @@
-"""Log and trace search for an org: query/org resolution, time ranges, limits, and store calls.
+"""Log and trace search for an org: query/org resolution, time ranges and store calls.
 
 Views parse the request and call one function here; every error is a ServiceError in the one shape.
 """
@@ -7,24 +7,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Q
-from django.utils import timezone
 
 from logs_app.query import QueryError, parse, split_org_terms
 from logs_app.query.ast import Node
 from logs_app.store import get_store
 from logs_app.store.records import CursorError, ForeignCursorError, HistogramBucket, LogPage, Trace, TraceSummary
+from portal.core import params
 from portal.errors import ServiceError
 from portal.tenancy.context import OrgContext
 from portal.tenancy.models import Organization
 
 MAX_LIMIT = 1000
 MAX_BUCKETS = 500
-_RELATIVE = re.compile(r"^now(?:-(\d+)(s|m|h|d|w))?\Z")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
 
 
@@ -38,51 +36,12 @@ class Search:
     end: datetime
 
 
-def parse_time(value: str | None, name: str, default: datetime) -> datetime:
-    """RFC 3339 / ISO 8601, Unix seconds (or milliseconds), or `now`, `now-15m`, `now-2h`, `now-7d`."""
-    if value is None or value.strip() == "":
-        return default
-    v = value.strip()
-    m = _RELATIVE.match(v)
-    if m:
-        now = timezone.now()
-        try:
-            return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m.group(1) else now
-        except OverflowError as e:
-            raise ServiceError(400, "invalid_time", f"{name}={value!r} is too far back.", {"param": name}) from e
-    try:
-        number = float(v)
-    except ValueError:
-        number = None
-    try:
-        if number is not None:
-            seconds = number / 1000 if number > 1e11 else number
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        parsed = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError) as e:
-        raise ServiceError(400, "invalid_time", f"{name}={value!r} is not a time (RFC 3339, Unix seconds "
-                           "or now-15m).", {"param": name}) from e
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def time_range(start: str | None, end: str | None, default_span: timedelta = timedelta(hours=1)
                ) -> tuple[datetime, datetime]:
-    end_t = parse_time(end, "end", timezone.now())
-    start_t = parse_time(start, "start", end_t - default_span)
-    if start_t >= end_t:
-        raise ServiceError(400, "invalid_range", "start must be before end.", {"start": start, "end": end})
+    """A search window, at most the retention period (plus a day) long."""
     max_days = int(getattr(settings, "LOGS_MAX_RETENTION_DAYS", 90)) + 1
-    if end_t - start_t > timedelta(days=max_days):
-        raise ServiceError(400, "range_too_large", f"The time range may span at most {max_days} days.")
-    return start_t, end_t
-
-
-def parse_limit(value: str | None, default: int, maximum: int, name: str = "limit") -> int:
-    if value is None or value == "":
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise ServiceError(400, "invalid_limit", f"{name} must be an integer from 1 to {maximum}.", {"param": name})
-    return int(value)
+    r = params.time_range(start, end, default_span=default_span, max_span=timedelta(days=max_days))
+    return r.start, r.end
 
 
 def query_error(e: QueryError, query: str) -> ServiceError:

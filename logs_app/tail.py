@@ -20,8 +20,6 @@ from portal.tenancy.models import Organization
 
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 1.0
-# Membership and session are re-checked this often, so a removed member's open tail ends within seconds.
-RECHECK_SECONDS = 5.0
 
 
 def record_json(r: Any) -> dict[str, Any]:
@@ -51,7 +49,7 @@ def next_page(org: Organization, query: str, cursor: str | None, limit: int = 20
 
 def recheck_seconds() -> float:
     """How often an open stream re-checks that its viewer may still read the org."""
-    return float(getattr(settings, "LOGS_TAIL_RECHECK_SECONDS", RECHECK_SECONDS))
+    return float(settings.LOGS_TAIL_RECHECK_SECONDS)
 
 
 def stream(org: Organization, query: str, cursor: str | None, seconds: float = STREAM_SECONDS,

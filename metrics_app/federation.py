@@ -33,6 +33,7 @@ from portal.tenancy.models import Organization
 
 from . import cache as result_cache
 from . import guards, promql
+from .labels import org_label
 from .models import Datasource
 
 __all__ = [
@@ -253,7 +254,7 @@ def _unscoped(ds: Datasource | None, cross_org: CrossOrg | None) -> bool:
 
 
 def _label(org: Organization, ds: Datasource | None) -> str:
-    return ds.label_for(org) if ds is not None else org.label_name
+    return org_label(org, ds)[0]
 
 
 def _enforce(org: Organization, ds: Datasource | None, text: str, cross_org: CrossOrg | None) -> str:

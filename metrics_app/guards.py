@@ -17,14 +17,12 @@ from typing import Any
 
 from django.conf import settings
 
-from portal.core import cache
+from portal.core import cache, params
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
 log = logging.getLogger(__name__)
 
-_DURATION_RE = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?\Z")
-_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
 
 
 @dataclass(frozen=True)
@@ -59,44 +57,13 @@ def limit_exceeded(limit: str, value: float | int, requested: float | int, messa
 
 
 def parse_time(name: str, raw: Any) -> float:
-    """Unix seconds (float) or RFC 3339, as Prometheus accepts them."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        value = float(raw)
-    elif isinstance(raw, datetime):
-        value = raw.timestamp()
-    elif isinstance(raw, str):
-        try:
-            value = float(raw)
-        except ValueError:
-            try:
-                value = datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time") from None
-    else:
-        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time")
-    if not math.isfinite(value):
-        raise bad_param(name, f"cannot parse {raw!r} to a valid timestamp", code="invalid_time")
-    return value
+    """Unix seconds or RFC 3339, as Prometheus accepts them (and `now-1h`, as the portal's other APIs do)."""
+    return params.parse_time(raw, name).timestamp()
 
 
 def parse_duration(name: str, raw: Any) -> float:
-    """Seconds (float) or a Prometheus duration like `15s`, `1m30s`."""
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-        value = float(raw)
-    elif isinstance(raw, str) and raw:
-        try:
-            value = float(raw)
-        except ValueError:
-            m = _DURATION_RE.match(raw)
-            if not m or not any(m.groups()):
-                raise bad_param(name, f"cannot parse {raw!r} to a valid duration", code="invalid_duration") from None
-            value = sum(int(g) * u for g, u in zip(m.groups(), _DURATION_UNITS, strict=True) if g)
-    else:
-        raise bad_param(name, f"cannot parse {raw!r} to a valid duration", code="invalid_duration")
-    if not math.isfinite(value) or value <= 0:
-        raise bad_param(name, "zero or negative query resolution step widths are not accepted. "
-                              "Try a positive integer", code="invalid_duration")
-    return value
+    """Seconds (float) or a Prometheus duration like `15s`, `1m30s`; positive."""
+    return params.parse_duration(raw, name).total_seconds()
 
 
 def check_range(start: float, end: float, step: float, limits: Limits) -> None:

@@ -90,10 +90,6 @@ class Datasource(HttpCredentials):
             headers["X-Scope-OrgID"] = org.label_value
         return headers
 
-    def label_for(self, org: Organization) -> str:
-        """The org label name to enforce (the datasource's; default `org_id`)."""
-        return self.org_label or org.label_name
-
     # ------------------------------------------------------------ which one
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from metrics_app.labels import org_label as metrics_org_label
 from metrics_app.models import Datasource
 from metrics_in_app.series import OrgLabel
 from portal.tenancy.models import Organization
@@ -26,10 +27,10 @@ def write_target(org: Organization) -> WriteTarget:
     """The org's write endpoint; ServiceError 503 when no datasource is configured."""
     ds = Datasource.for_org(org)
     return WriteTarget(url=ds.remote_write_url, name=f"{ds.kind} datasource {ds.name!r}",
-                       label=OrgLabel(ds.label_for(org), org.label_value), headers=ds.headers_for(org))
+                       label=OrgLabel(*metrics_org_label(org, ds)), headers=ds.headers_for(org))
 
 
 def org_label(org: Organization) -> OrgLabel:
-    """The org label for scrape targets (no datasource needed to write a file_sd file)."""
-    ds = Datasource.configured_for(org)
-    return OrgLabel(ds.label_for(org) if ds is not None else org.label_name, org.label_value)
+    """metrics_app.labels.org_label as the series module's OrgLabel (also for scrape targets: no
+    datasource needed to write a file_sd file)."""
+    return OrgLabel(*metrics_org_label(org))

@@ -17,33 +17,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
 from django.conf import settings
 
 from metrics_in_app import remote_pb
 from metrics_in_app.destination import WriteTarget
 from metrics_in_app.rejections import Rejections
 from metrics_in_app.series import Admitted, describe
+from portal.backends.errors import BackendError, BackendRejected, BackendTimeout, BackendUnavailable
+from portal.backends.remote_write import RemoteWriteClient
 
 MAX_SPLIT_REQUESTS = 512  # bisection budget per request; past it, still-mixed batches are reported refused
 
 
 class QueueFull(Exception):
     pass
-
-
-class BackendUnavailable(Exception):
-    def __init__(self, target: WriteTarget, detail: str) -> None:
-        super().__init__(f"{target.name} at {target.url} is not accepting writes: {detail}")
-        self.target = target
-        self.detail = detail
-
-
-class _Rejected(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def build(batch: Sequence[Admitted], metadata: dict[str, tuple[int, str, str]] | None = None) -> Any:
@@ -63,21 +50,14 @@ def build(batch: Sequence[Admitted], metadata: dict[str, tuple[int, str, str]] |
 
 
 class Forwarder:
-    def __init__(self) -> None:
+    def __init__(self, client: RemoteWriteClient | None = None) -> None:
         self._lock = threading.Lock()
         self._inflight = 0
-        self._client: httpx.Client | None = None
+        self.client = client or RemoteWriteClient()
 
     @property
     def inflight(self) -> int:
         return self._inflight
-
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    self._client = httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
-        return self._client
 
     def _reserve(self, n: int) -> None:
         with self._lock:
@@ -114,7 +94,7 @@ class Forwarder:
         try:
             self._post(target, remote_pb.encode(build(batch, metadata)), deadline)
             return sum(len(a.samples) for a in batch)
-        except _Rejected as e:
+        except BackendRejected as e:
             if len(batch) == 1 or budget[0] <= 0:
                 for a in batch:
                     rej.add("backend_rejected", len(a.samples),
@@ -126,27 +106,25 @@ class Forwarder:
                     + self._write(target, batch[mid:], None, rej, deadline, budget))
 
     def _post(self, target: WriteTarget, body: bytes, deadline: float) -> None:
-        headers = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-                   "X-Prometheus-Remote-Write-Version": "0.1.0", "User-Agent": "observability-portal/metrics-in",
-                   **target.headers}
+        """Raises BackendRejected at once (the caller bisects), and the last transient error, with the
+        number of attempts, once the deadline has passed."""
         delay = settings.METRICS_IN_RETRY_BASE_SECONDS
         attempt = 0
         while True:
             attempt += 1
             try:
-                timeout = settings.METRICS_IN_FORWARD_TIMEOUT_SECONDS
-                resp = self.client().post(target.url, content=body, headers=headers,
-                                          timeout=httpx.Timeout(timeout, connect=min(2.0, timeout)))
-                if resp.status_code < 300:
-                    return
-                if resp.status_code != 429 and resp.status_code < 500:
-                    raise _Rejected(resp.status_code, resp.text.strip()[:300] or resp.reason_phrase)
-                detail = f"HTTP {resp.status_code}: {resp.text.strip()[:200]}"
-            except httpx.TransportError as e:  # refused, reset, timeouts: the backend may come back
-                detail = f"{type(e).__name__}: {e}"
+                self.client.write(target.url, body, backend=target.name, headers=target.headers,
+                                  timeout=settings.METRICS_IN_FORWARD_TIMEOUT_SECONDS)
+                return
+            except BackendError as e:
+                if not e.transient:
+                    raise
+                last = e  # refused, reset, 5xx, 429, timeouts: the backend may come back
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise BackendUnavailable(target, f"{detail} (after {attempt} attempts)")
+                kind = BackendTimeout if isinstance(last, BackendTimeout) else BackendUnavailable
+                raise kind(target.name, f"{target.url} is not accepting writes: {last.message} "
+                                        f"(after {attempt} attempts)", status=last.status) from last
             # Full jitter keeps a crowd of waiting requests from retrying in lockstep.
             time.sleep(min(remaining, random.uniform(delay / 2, delay)))
             delay = min(delay * 2, settings.METRICS_IN_RETRY_MAX_SECONDS)

@@ -19,11 +19,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 
 from metrics_in_app import delta, destination, remote_pb
-from metrics_in_app.forwarder import FORWARDER, BackendUnavailable, QueueFull
+from metrics_in_app.forwarder import FORWARDER, QueueFull
 from metrics_in_app.limits import COUNTERS, OrgLimits, limits_for
 from metrics_in_app.otlp_translate import Translator
 from metrics_in_app.rejections import Rejections
 from metrics_in_app.series import Admitted, OrgLabel, admit, describe
+from portal.backends.errors import BackendTimeout, BackendUnavailable
 from portal.error_codes import BACKEND_PROMETHEUS
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
@@ -74,10 +75,10 @@ def _forward(org: Organization, admitted: list[Admitted], metadata: dict[str, tu
         rej.add("queue_full", sum(len(a.samples) for a in admitted), "queue full")
         raise ServiceError(429, "queue_full", "The forwarding queue is full; retry after the time in Retry-After.",
                            headers={"Retry-After": retry_after}) from e
-    except BackendUnavailable as e:
+    except (BackendUnavailable, BackendTimeout) as e:  # after retrying until the forward deadline
         rej.add("backend_unavailable", sum(len(a.samples) for a in admitted), "backend unavailable")
         raise ServiceError(503, "backend_unavailable", str(e),
-                           {"backend": BACKEND_PROMETHEUS, "target": e.target.name},
+                           {"backend": BACKEND_PROMETHEUS, "target": e.backend},
                            headers={"Retry-After": retry_after}) from e
 
 

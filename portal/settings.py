@@ -289,6 +289,8 @@ LOGS_INGEST_RECORDS_PER_SECOND = env.int("LOGS_INGEST_RECORDS_PER_SECOND", defau
 LOGS_QUERY_TIMEOUT = env.float("LOGS_QUERY_TIMEOUT", default=10.0)
 if LOGS_QUERY_TIMEOUT <= 0:
     raise ImproperlyConfigured(f"LOGS_QUERY_TIMEOUT={LOGS_QUERY_TIMEOUT}: expected a number of seconds above 0")
+# Seconds between an open live tail's checks that its member still belongs to the org (removal ends it).
+LOGS_TAIL_RECHECK_SECONDS = env.float("LOGS_TAIL_RECHECK_SECONDS", default=5.0)
 
 # metrics_in_app: default per-org ingest limits (staff override per org), the forwarding
 # queue and retries.

@@ -64,7 +64,9 @@ def test_silences_forced_to_org_and_cross_org_404(api_alice: APIClient, api_char
 def test_backend_down_is_503_naming_it(api_alice: APIClient, settings: Any) -> None:
     settings.ALERTMANAGER_URL = f"http://127.0.0.1:{procs.free_port()}"
     r = api_alice.get("/api/v1/alerts/active/")
-    assert r.status_code == 503 and r.json()["error"]["code"] == "alertmanager_unavailable"
+    assert r.status_code == 503 and r.json()["error"] == {
+        "status": 503, "code": "backend_unavailable", "message": r.json()["error"]["message"],
+        "details": {"backend": "alertmanager"}}
 
 
 def test_history_hook_requires_signature_and_keeps_only_own_alerts(org_a: Organization, org_b: Organization,

@@ -138,7 +138,7 @@ def test_explore_errors_carry_the_parser_position(live_prom: procs.Proc, api_ali
     r = api_alice.get("/api/v1/explore/query/", {"query": "sum(rate(http_requests_total[5m])"})
     assert r.status_code == 400
     err = r.json()["error"]
-    assert err["code"] == "bad_promql" and isinstance(err["details"]["position"], int)
+    assert err["code"] == "invalid_promql" and isinstance(err["details"]["position"], int)
     r = api_alice.get("/api/v1/explore/query/", {"query": 'up{org_id="globex"}'})
     assert r.status_code == 400 and r.json()["error"]["code"] == "foreign_org_matcher"
     assert api_alice.get("/api/v1/explore/query/", {"query": ""}).status_code == 400
@@ -152,10 +152,10 @@ def test_explore_cross_org(live_prom: procs.Proc, api_charlie: APIClient) -> Non
     assert r.status_code == 400
 
 
-def test_backend_down_is_502_naming_it(api_alice: APIClient, settings: Any) -> None:
+def test_backend_down_is_503_naming_it(api_alice: APIClient, settings: Any) -> None:
     settings.PROMETHEUS_URL = f"http://127.0.0.1:{procs.free_port()}"
     r = api_alice.get("/api/v1/builtin-dashboards/platform-overview/data/")
-    assert r.status_code == 502, r.content
-    assert "datasource" in r.json()["error"]["message"]
+    assert r.status_code == 503, r.content
+    assert "datasource" in r.json()["error"]["message"] and r.json()["error"]["code"] == "backend_unavailable"
     r = api_alice.get("/api/v1/explore/query/", {"query": "up"})
-    assert r.status_code == 502
+    assert r.status_code == 503 and r.json()["error"]["details"]["backend"] == "prometheus"

@@ -59,8 +59,8 @@ def test_ndjson_export_without_gzip(api_alice: Any, seeded: Any, django_capture_
 
 
 @pytest.mark.parametrize("body, code", [
-    ({"query": "level=(", "since": "01:00:00"}, "bad_query"),
-    ({"query": "org=globex", "since": "01:00:00"}, "bad_query"),
+    ({"query": "level=(", "since": "01:00:00"}, "invalid_query"),
+    ({"query": "org=globex", "since": "01:00:00"}, "invalid_query"),
     ({"query": "", "start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "invalid"),
     ({"query": "", "format": "xlsx"}, "invalid"),
     ({"query": "", "start": "not a time"}, "invalid"),

@@ -1,5 +1,5 @@
 """Guards (limits → 400/422 naming the limit), the Redis result cache (X-Cache, org isolation, TTLs),
-and backend faults (down → 502 naming the datasource, timeout → 504, the backend's 400 → 400)."""
+and backend faults (down → 503 naming the datasource, timeout → 504, the backend's 400 → 400)."""
 
 from __future__ import annotations
 
@@ -200,18 +200,19 @@ def test_redis_down_degrades_to_miss(acme: Any, prom_env: Any, settings: Any) ->
 # ---------------------------------------------------------------- backend faults
 
 
-def test_backend_down_is_502_naming_the_datasource(acme: Any, db: Any) -> None:
+def test_backend_down_is_503_naming_the_datasource(acme: Any, db: Any) -> None:
     Datasource.objects.create(name="prom-main", url=f"http://127.0.0.1:{procs.free_port()}", is_default=True)
     resp = acme.get(f"{BASE}/query", {"query": "up"})
-    assert resp.status_code == 502
+    assert resp.status_code == 503
     assert err(resp)["errorType"] == "unavailable" and "prom-main" in err(resp)["error"]
+    assert err(resp)["code"] == "backend_unavailable"
 
 
 def test_backend_down_service_error(org_a: Organization, db: Any) -> None:
     Datasource.objects.create(name="prom-main", url=f"http://127.0.0.1:{procs.free_port()}", is_default=True)
     with pytest.raises(ServiceError) as e:
         federation.query(org_a, "up")
-    assert e.value.status_code == 502 and e.value.details["datasource"] == "prom-main"
+    assert e.value.status_code == 503 and e.value.details["datasource"] == "prom-main"
 
 
 @pytest.fixture

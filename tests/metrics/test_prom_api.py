@@ -69,7 +69,7 @@ def test_no_backend_configured_answers_503_in_prometheus_format(acme: Client, se
     resp = acme.get(f"{BASE}/{path}")
     assert resp.status_code == 503
     assert body(resp) == {"status": "error", "errorType": "unavailable", "error": body(resp)["error"],
-                          "details": {"backend": "prometheus"}}
+                          "code": "backend_not_configured", "details": {"backend": "prometheus"}}
     assert "datasource" in body(resp)["error"]
 
 

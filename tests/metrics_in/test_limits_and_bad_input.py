@@ -140,7 +140,7 @@ def test_rate_and_active_series_limits(prom: Any, ingest_a: str, org_a: Any, cou
 def test_malformed_bodies(prom: Any, ingest_a: str, settings: Any) -> None:
     c = Client()
     r = post_rw(c, ingest_a, bytes(cramjam.snappy.compress_raw(b"\xff\xff\xff garbage")))
-    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_protobuf"
+    assert r.status_code == 400 and r.json()["error"]["code"] == "parse_error"
     r = post_otlp(c, ingest_a, b"\x0a\xff\xff\xff\x0f")
     assert r.status_code == 400 and b"Malformed protobuf" in r.content  # a google.rpc.Status, as OTLP says
     r = post_otlp(c, ingest_a, b"{not json", "application/json")

@@ -25,7 +25,7 @@ def test_interface_contract(ingest_a: str, org_a: Any, bob: Any) -> None:
     assert post_rw(c, None, write_request([])).status_code == 401
     bad = post_rw(c, ingest_a, b"not snappy")
     assert bad.status_code == 400
-    assert bad.json()["error"]["code"] == "bad_encoding"
+    assert bad.json()["error"]["code"] == "parse_error"
     api_token = token_client(org_a, bob, "read").token  # type: ignore[attr-defined]
     assert post_rw(c, api_token, write_request([])).status_code in (401, 403)
     assert post_otlp(c, api_token, b'{"resourceMetrics": []}', "application/json").status_code in (401, 403)
