@@ -1,17 +1,19 @@
-"""REST API: log search and histogram, trace search and trace detail (under /api/v1/)."""
+"""REST API (under /api/v1/): log search, histogram, context around a record and live tail; trace search and
+trace detail."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from logs_app import services
+from logs_app import services, tail
 from logs_app.record_json import log_json, span_json
 from portal.core import params
 from portal.tenancy.api_base import OrgAPIView
@@ -130,6 +132,36 @@ class LogHistogramView(OrgAPIView):
             "step_seconds": (s.end - s.start).total_seconds() / buckets, "total": sum(b.count for b in result),
             "buckets": [{"start": b.start, "count": b.count, "by_level": b.by_level} for b in result],
         })
+
+
+class LogContextView(OrgAPIView):
+    """Records of the same service around one record (`before`/`after`, at most 100 each)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, record_id: str) -> Response:
+        from logs_app.store import get_store
+
+        before = params.parse_int(request.query_params.get("before"), "before", default=10, minimum=0, maximum=100,
+                                  code="invalid")
+        after = params.parse_int(request.query_params.get("after"), "after", default=10, minimum=0, maximum=100,
+                                 code="invalid")
+        ctx = get_store().context(self.org, record_id, before=before, after=after)
+        if ctx is None:
+            raise Http404("Log record not found.")
+        return Response({"record": log_json(ctx.record), "before": [log_json(r) for r in ctx.before],
+                         "after": [log_json(r) for r in ctx.after]})
+
+
+class LogTailView(OrgAPIView):
+    """Live tail, one page: records newer than `cursor` (none given: a cursor at "now", no records). The logs page
+    streams the same pages as server-sent events from `/o/<org>/logs/tail/stream/`."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(tail.next_page(self.org, request.query_params.get("q", ""),
+                                       request.query_params.get("cursor") or None,
+                                       limit=params.parse_int(request.query_params.get("limit"), "limit", default=200,
+                                                              minimum=1, maximum=1000, code="invalid")))
 
 
 class TraceSearchView(OrgAPIView):

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.routers import SimpleRouter
 
-from logs_app import api
+from logs_app import api, performance_api
+from logs_app.exports import api as exports_api
 
 
 def _also_with_slash(route: str, view: Any, name: str) -> list[URLPattern]:
@@ -14,13 +16,21 @@ def _also_with_slash(route: str, view: Any, name: str) -> list[URLPattern]:
     return [path(route, view.as_view(), name=name), path(route + "/", hidden.as_view())]
 
 
+_exports = SimpleRouter(trailing_slash=True)
+_exports.register("exports/schedules", exports_api.ExportScheduleViewSet, basename="logs-export-schedule")
+_exports.register("exports", exports_api.ExportViewSet, basename="logs-export")
+
 urlpatterns: list[URLPattern | URLResolver] = [
     *_also_with_slash("logs/search", api.LogSearchView, "logs-search"),
     *_also_with_slash("logs/histogram", api.LogHistogramView, "logs-histogram"),
     *_also_with_slash("traces/search", api.TraceSearchView, "traces-search"),
     *_also_with_slash("traces/<str:trace_id>", api.TraceDetailView, "traces-detail"),
+    path("exports/download/<str:token>/", exports_api.download, name="logs-export-download"),
+    *_exports.urls,
+    path("logs/context/<str:record_id>/", api.LogContextView.as_view(), name="logs-context"),
+    path("logs/tail/", api.LogTailView.as_view(), name="logs-tail"),
+    path("performance/", performance_api.PerformanceView.as_view(), name="logs-performance"),
+    path("performance/histogram/", performance_api.PerformanceHistogramView.as_view(),
+         name="logs-performance-histogram"),
+    path("service-map/", performance_api.ServiceMapView.as_view(), name="logs-service-map"),
 ]
-
-from logs_app.export_api import urlpatterns as _issue9_urls  # noqa: E402 - exports, context, tail, performance
-
-urlpatterns += _issue9_urls

@@ -15,19 +15,12 @@ from typing import Any
 from django.conf import settings
 
 from logs_app.exports.services import check_query
+from logs_app.record_json import log_json
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
 STREAM_SECONDS = 25.0
 POLL_SECONDS = 1.0
-
-
-def record_json(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id, "time": r.time.isoformat(), "level": r.level, "service": r.service, "body": r.body,
-        "trace_id": r.trace_id, "span_id": r.span_id, "correlation_id": r.correlation_id,
-        "user_id": r.user_id, "resource": r.resource, "attributes": r.attributes,
-    }
 
 
 def next_page(org: Organization, query: str, cursor: str | None, limit: int = 200) -> dict[str, Any]:
@@ -44,7 +37,7 @@ def next_page(org: Organization, query: str, cursor: str | None, limit: int = 20
         raise ServiceError(404, "not_found", "Unknown tail cursor.") from e
     except QueryError as e:
         raise ServiceError(400, "invalid_query", f"Invalid search: {e}", e.details()) from e
-    return {"records": [record_json(r) for r in page.records], "cursor": page.next_cursor}
+    return {"records": [log_json(r) for r in page.records], "cursor": page.next_cursor}
 
 
 def recheck_seconds() -> float:

@@ -1,4 +1,4 @@
-"""Query guards: parameter parsing the way Prometheus does it, and the configurable limits.
+"""Query guards: time and step parameters (portal/core/params.py), and the configurable limits.
 
 Limits come from settings (METRICS_*); exceeding one raises a 422 ServiceError naming the limit and its
 value; a malformed parameter raises a 400.
@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -22,7 +20,6 @@ from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,10 @@ EXPORTS_QUOTA_BYTES = env.int("EXPORTS_QUOTA_BYTES", default=2 * 1024**3)
 # logs_app store and OTLP ingest: store ("auto" = PostgreSQL if the DB is, else SQLite), staff
 # maximum retention, per-record limits, which attributes carry correlation/user ids, overload limits.
 LOGS_STORE = _str("LOGS_STORE", "auto")
+# ClickHouse for logs/traces past one machine: chdb:///dir (in process) or clickhouse://user:pw@host:8123/db.
+LOGS_STORE_URL = _str("LOGS_STORE_URL", "")
+if LOGS_STORE_URL and LOGS_STORE_URL.split(":", 1)[0] not in ("chdb", "clickhouse", "clickhouses"):
+    raise ImproperlyConfigured(f"LOGS_STORE_URL={LOGS_STORE_URL!r}: expected chdb:///dir or clickhouse://host:8123/db")
 LOGS_MAX_RETENTION_DAYS = env.int("LOGS_MAX_RETENTION_DAYS", default=90)
 LOGS_MAX_BODY_CHARS = env.int("LOGS_MAX_BODY_CHARS", default=65536)
 LOGS_MAX_ATTRIBUTE_CHARS = env.int("LOGS_MAX_ATTRIBUTE_CHARS", default=4096)

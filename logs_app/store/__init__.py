@@ -2,6 +2,8 @@
 
 `LOGS_STORE` = "auto" (default: PostgreSQL when the default database is PostgreSQL, else SQLite),
 "postgres" or "sqlite", or a dotted path to a `LogStore` subclass (a Loki/Tempo adapter).
+`LOGS_STORE_URL`, when set, selects the ClickHouse store instead (clickhouse_exec.py): `chdb:///dir` runs
+the engine in process, `clickhouse://host:8123/db` talks to a server.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ __all__ = ["LogStore", "get_store"]
 
 
 @functools.cache
-def _store_for(kind: str, vendor: str) -> LogStore:
+def _store_for(kind: str, vendor: str, url: str = "") -> LogStore:
+    if url:
+        from logs_app.store.clickhouse import ClickHouseLogStore
+        from logs_app.store.clickhouse_exec import executor_from_url
+
+        return ClickHouseLogStore(executor_from_url(url))
     if kind == "auto":
         kind = "postgres" if vendor == "postgresql" else "sqlite"
     if kind == "postgres":
@@ -36,4 +43,5 @@ def _store_for(kind: str, vendor: str) -> LogStore:
 
 def get_store() -> LogStore:
     """The store for this process. Stateless apart from configuration, so one instance is shared."""
-    return _store_for(getattr(settings, "LOGS_STORE", "auto"), connection.vendor)
+    return _store_for(getattr(settings, "LOGS_STORE", "auto"), connection.vendor,
+                      getattr(settings, "LOGS_STORE_URL", ""))

@@ -83,8 +83,9 @@ def test_file_failing_validation_is_never_written(org_a: Organization, alert_fil
     bump(org_a)
     sync.sync_org(org_a.pk)
     before = render.rules_path(org_a.pk).read_text()
-    # A bad template slips past the API (written straight to the DB): promtool must stop it.
-    bad = make_rule(org_a, "Bad", annotations={"summary": "{{ $labels.job "})
+    # A bad value slips past the API (written straight to the DB) that only promtool knows to refuse
+    # (templates are refused earlier, at render: tests/security/test_alert_templates.py).
+    bad = make_rule(org_a, "Bad", for_duration="5 minutes")
     bump(org_a)
     report = sync.sync_org(org_a.pk)
     assert "promtool" in report.errors[org_a.pk]
@@ -197,7 +198,7 @@ def test_reconcile_task_repairs_after_backend_returns(org_a: Organization, alert
 def test_reconcile_writes_good_orgs_and_holds_back_a_bad_one(org_a: Organization, org_b: Organization,
                                                              prom_proc: procs.Proc) -> None:
     good = make_rule(org_b, "Good")
-    bad = make_rule(org_a, "Bad", annotations={"summary": "{{ .Broken "})
+    bad = make_rule(org_a, "Bad", for_duration="5 minutes")
     report = sync.reconcile()
     assert set(report.errors) == {org_a.pk}
     assert not render.rules_path(org_a.pk).exists()  # never written, so never loaded

@@ -1,4 +1,5 @@
-"""The store contract, against whichever built-in store the test database selects (PostgreSQL or SQLite)."""
+"""The store contract, against the built-in store the test database selects (PostgreSQL or SQLite) and the
+ClickHouse store (its engine in process through chdb)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,20 @@ from typing import Any
 import pytest
 
 from logs_app.query import QueryError
+from logs_app.store import get_store
 from logs_app.store.records import CursorError
+from tests.logs.chstore import fresh_clickhouse_store
 from tests.logs.conftest import NOW, make_log, make_span
 
 pytestmark = pytest.mark.django_db
 
 T0, T1 = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
+
+
+@pytest.fixture(params=["sql", "clickhouse"])
+def store(request: Any) -> Any:
+    """"sql" is PostgreSQL when the test database is, else SQLite."""
+    return fresh_clickhouse_store() if request.param == "clickhouse" else get_store()
 
 
 def bodies(page: Any) -> list[str]:
@@ -185,6 +194,9 @@ def test_bad_regex_for_the_database_is_a_query_error(store: Any, org_a: Any) -> 
 
 
 def test_delete_older_than_only_touches_one_org(store: Any, org_a: Any, org_b: Any) -> None:
+    for org in (org_a, org_b):  # kept 30 days: ClickHouse's TTL drops rows past the org's retention at insert
+        org.log_retention_days = 30
+        org.save(update_fields=["log_retention_days"])
     old = NOW - timedelta(days=20)
     store.write_logs([make_log(org_a, time=old), make_log(org_a), make_log(org_b, time=old)])
     store.write_spans([make_span(org_a, "d4" * 16, "05" * 8, start=old)])

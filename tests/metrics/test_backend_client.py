@@ -9,19 +9,13 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from portal.backends.prometheus import (
-    BackendBadRequest,
-    BackendError,
-    BackendTimeout,
-    BackendUnavailable,
-    PrometheusClient,
-)
+from portal.backends.errors import BackendError, BackendRejected, BackendTimeout, BackendUnavailable
+from portal.backends.prometheus import PrometheusClient, is_bad_query
 
 
 def client(handler: Callable[[httpx.Request], httpx.Response]) -> PrometheusClient:
-    c = PrometheusClient("http://backend.invalid", name="prom-x", timeout=1.0)
-    c._http = httpx.Client(transport=httpx.MockTransport(handler))
-    return c
+    return PrometheusClient("http://backend.invalid", name="prom-x", timeout=1.0,
+                            transport=httpx.MockTransport(handler))
 
 
 @pytest.mark.parametrize(("response", "exc"), [
@@ -31,18 +25,32 @@ def client(handler: Callable[[httpx.Request], httpx.Response]) -> PrometheusClie
      BackendTimeout),
     (httpx.Response(504, text="gateway timeout"), BackendTimeout),
     (httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "parse error"}),
-     BackendBadRequest),
+     BackendRejected),
     (httpx.Response(422, json={"status": "error", "errorType": "execution", "error": "too many samples"}),
-     BackendBadRequest),
-    (httpx.Response(401, text="unauthorized"), BackendError),
+     BackendRejected),
+    (httpx.Response(401, text="unauthorized"), BackendRejected),
+    (httpx.Response(429, text="slow down"), BackendUnavailable),
     (httpx.Response(200, text="not json"), BackendError),
-    (httpx.Response(500, text="boom"), BackendError),
+    (httpx.Response(500, text="boom"), BackendUnavailable),
 ])
 def test_error_classes(response: httpx.Response, exc: type[BackendError]) -> None:
     with pytest.raises(exc) as e:
         client(lambda _: response).query("up")
     assert type(e.value) is exc
     assert e.value.backend == "prom-x"
+    assert e.value.transient is (exc in (BackendUnavailable, BackendTimeout))
+    assert e.value.status == response.status_code
+
+
+def test_only_the_query_itself_is_the_askers_fault() -> None:
+    """A 400/422 (bad PromQL, too many samples) is answered to the user as such; a 401/404 (our
+    credentials, a wrong path) is the operator's problem."""
+    def refusal(status: int, error_type: str = "") -> BackendRejected:
+        return BackendRejected("p", "x", status=status, error_type=error_type)
+
+    assert is_bad_query(refusal(400, "bad_data")) and is_bad_query(refusal(422, "execution"))
+    assert not is_bad_query(refusal(401)) and not is_bad_query(refusal(404))
+    assert not is_bad_query(BackendUnavailable("p", "x", status=503))
 
 
 def test_transient_errors_are_retried_once_permanent_never() -> None:
@@ -63,7 +71,7 @@ def test_transient_errors_are_retried_once_permanent_never() -> None:
         calls.append(1)
         return httpx.Response(400, json={"status": "error", "errorType": "bad_data", "error": "nope"})
 
-    with pytest.raises(BackendBadRequest):
+    with pytest.raises(BackendRejected):
         client(bad).query("up")
     assert len(calls) == 1
 

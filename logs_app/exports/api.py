@@ -1,9 +1,8 @@
-"""REST endpoints for exports, log context, live tail and performance, mounted under /api/v1/ by logs_app/api_urls.py:
+"""REST endpoints of log exports, mounted under /api/v1/ by logs_app/api_urls.py:
 
-- `exports/` (list, create, retrieve, delete, `POST exports/<id>/cancel/`) and `exports/schedules/`;
-- `exports/download/<token>/`: the signed, expiring, org-checked download link (public: e-mail links);
-- `logs/context/<record id>/`, `logs/tail/`: context around a record and live tail polling;
-- `performance/` (per service + endpoint latency percentiles), `performance/histogram/`, `service-map/`.
+- `exports/` (list, create, retrieve, delete, `POST exports/<id>/cancel/`, `exports/quota/`) and
+  `exports/schedules/`;
+- `exports/download/<token>/`: the signed, expiring, org-checked download link (public: e-mail links).
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver, path
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -21,19 +19,15 @@ from rest_framework import mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
-from logs_app import performance, tail
 from logs_app.exports import links, services
 from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
 from portal.errors import ServiceError, json_error
 from portal.tenancy import audit
-from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
+from portal.tenancy.api_base import OrgScopedGenericViewSet
 from portal.tenancy.auth import TokenError, authenticate_api_token, bearer_token
 from portal.tenancy.context import context_for
 from portal.tenancy.models import Organization
-
-# -- exports ------------------------------------------------------------------------------------------
 
 
 class ExportSerializer(serializers.ModelSerializer[Export]):
@@ -213,99 +207,3 @@ def _caller(request: HttpRequest, org: Organization) -> tuple[bool, Any]:
     if request.user.is_authenticated:
         return context_for(request.user, org) is not None, request.user
     return True, None
-
-
-# -- logs: context and tail -------------------------------------------------------------------------
-
-
-class LogContextView(OrgAPIView):
-    """Records of the same service around one record (`before`/`after`, at most 100 each)."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request, record_id: str) -> Response:
-        from logs_app.store import get_store
-
-        before = _int_param(request, "before", 10, 0, 100)
-        after = _int_param(request, "after", 10, 0, 100)
-        ctx = get_store().context(self.org, record_id, before=before, after=after)
-        if ctx is None:
-            raise Http404("Log record not found.")
-        return Response({"record": tail.record_json(ctx.record), "before": [tail.record_json(r) for r in ctx.before],
-                         "after": [tail.record_json(r) for r in ctx.after]})
-
-
-class LogTailView(OrgAPIView):
-    """Live tail, one page: records newer than `cursor` (none given: a cursor at "now", no records). The logs page
-    streams the same pages as server-sent events from `/o/<org>/logs/tail/stream/`."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        return Response(tail.next_page(self.org, request.query_params.get("q", ""),
-                                       request.query_params.get("cursor") or None,
-                                       limit=_int_param(request, "limit", 200, 1, 1000)))
-
-
-def _int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise ServiceError(400, "invalid", f"{name} must be an integer.") from e
-    if not lo <= value <= hi:
-        raise ServiceError(400, "invalid", f"{name} must be between {lo} and {hi}.")
-    return value
-
-
-# -- performance and service map --------------------------------------------------------------------
-
-
-class PerformanceView(OrgAPIView):
-    """Per service + endpoint: count, throughput (req/s), error rate, p50/p95/p99 (ms), over a window;
-    `slowest` lists the endpoints by p95."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        window = performance.window_from(request.query_params)
-        report = performance.analyse(self.org, window, service=request.query_params.get("service", ""))
-        return Response(report.as_dict())
-
-
-class PerformanceHistogramView(OrgAPIView):
-    """The latency histogram (ms buckets) of one endpoint: `service` and `endpoint` are required."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        service = request.query_params.get("service", "")
-        endpoint = request.query_params.get("endpoint", "")
-        if not service or not endpoint:
-            raise ServiceError(400, "invalid", "service and endpoint are required.")
-        window = performance.window_from(request.query_params)
-        return Response(performance.latency_histogram(self.org, window, service, endpoint))
-
-
-class ServiceMapView(OrgAPIView):
-    """Services as nodes, calls (a child span in another service than its parent) as edges."""
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        window = performance.window_from(request.query_params)
-        return Response(performance.service_map(self.org, window))
-
-
-# -- routes ---------------------------------------------------------------------------------------------
-
-_router = SimpleRouter(trailing_slash=True)
-_router.register("exports/schedules", ExportScheduleViewSet, basename="logs-export-schedule")
-_router.register("exports", ExportViewSet, basename="logs-export")
-
-urlpatterns: list[URLPattern | URLResolver] = [
-    path("exports/download/<str:token>/", download, name="logs-export-download"),
-    *_router.urls,
-    path("logs/context/<str:record_id>/", LogContextView.as_view(), name="logs-context"),
-    path("logs/tail/", LogTailView.as_view(), name="logs-tail"),
-    path("performance/", PerformanceView.as_view(), name="logs-performance"),
-    path("performance/histogram/", PerformanceHistogramView.as_view(), name="logs-performance-histogram"),
-    path("service-map/", ServiceMapView.as_view(), name="logs-service-map"),
-]
