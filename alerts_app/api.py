@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -17,8 +16,9 @@ from rest_framework.response import Response
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedViewSet
+from portal.tenancy.audit import actor_from
 
-from . import importer, render, services, sync
+from . import render, services, sync
 from .catalog import TEMPLATES
 from .models import Channel, RecordingRule, Rule
 from .serializers import ChannelSerializer, PolicySerializer, RecordingRuleSerializer, RuleSerializer
@@ -27,14 +27,10 @@ from .serializers import ChannelSerializer, PolicySerializer, RecordingRuleSeria
 class RuleViewSet(OrgScopedViewSet):
     model = Rule
     serializer_class = RuleSerializer
+    writes = services.RULES
 
     def scope_queryset(self, qs: Any) -> Any:
         return qs.prefetch_related("channels")
-
-    def perform_destroy(self, instance: Any) -> None:
-        with transaction.atomic():
-            super().perform_destroy(instance)
-            sync.request_sync(self.org)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     @action(detail=False, methods=["post"], url_path="import")
@@ -45,10 +41,7 @@ class RuleViewSet(OrgScopedViewSet):
             text = upload.read().decode("utf-8", "replace")
         if not text:
             raise ServiceError(400, "invalid", "file: the rule file (YAML) is required", {"field": "file"})
-        result = importer.import_rules(self.org, str(text))
-        from portal.tenancy import audit
-
-        audit.record(request, "import_rules", self.org, result, org=self.org)
+        result = services.import_rules(actor_from(request), self.org, str(text))
         return Response(result, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.ANY})
@@ -96,27 +89,19 @@ class RecordingRuleViewSet(OrgScopedViewSet):
     model = RecordingRule
     http_method_names = ["get", "delete", "head", "options"]
     serializer_class = RecordingRuleSerializer
-
-    def perform_destroy(self, instance: Any) -> None:
-        with transaction.atomic():
-            super().perform_destroy(instance)
-            sync.request_sync(self.org)
+    writes = services.RECORDING_RULES
 
 
 class ChannelViewSet(OrgScopedViewSet):
     model = Channel
     serializer_class = ChannelSerializer
-
-    def perform_destroy(self, instance: Any) -> None:
-        with transaction.atomic():
-            super().perform_destroy(instance)
-            sync.request_sync(self.org)
+    writes = services.CHANNELS
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         channel = self.get_object()
-        return Response(services.test_channel(request, self.org, channel))
+        return Response(services.test_channel(actor_from(request), self.org, channel))
 
 
 class PolicyView(OrgAPIView):
@@ -128,7 +113,8 @@ class PolicyView(OrgAPIView):
     def put(self, request: Request) -> Response:
         ser = PolicySerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
-        return Response(PolicySerializer(services.save_policy(request, self.org, dict(ser.validated_data))).data)
+        policy = services.save_policy(actor_from(request), self.org, dict(ser.validated_data))
+        return Response(PolicySerializer(policy).data)
 
 
 class SyncView(OrgAPIView):
@@ -138,8 +124,7 @@ class SyncView(OrgAPIView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
-        with transaction.atomic():
-            sync.request_sync(self.org, list(Rule.objects.for_org(self.org).values_list("id", flat=True)))
+        services.resync(self.org)
         return Response(sync.org_sync_status(self.org), status=status.HTTP_202_ACCEPTED)
 
 
@@ -171,14 +156,14 @@ class SilencesView(OrgAPIView):
         matchers = body.get("matchers")
         if not isinstance(matchers, list) or not all(isinstance(m, dict) and m.get("name") for m in matchers):
             raise ServiceError(400, "invalid", "matchers: a list of {name, value, isRegex}", {"field": "matchers"})
-        sid = services.create_silence(request, self.org, matchers, minutes, str(body.get("comment", "")))
+        sid = services.create_silence(actor_from(request), self.org, matchers, minutes, str(body.get("comment", "")))
         return Response({"silenceID": sid}, status=status.HTTP_201_CREATED)
 
 
 class SilenceDetailView(OrgAPIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def delete(self, request: Request, silence_id: UUID) -> Response:
-        services.expire_silence(request, self.org, str(silence_id))
+        services.expire_silence(actor_from(request), self.org, str(silence_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

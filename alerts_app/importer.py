@@ -1,18 +1,18 @@
 """Import an existing Prometheus rule file into an org: alerting rules become portal rules (the org
-matcher is injected at render time), recording rules are kept as the org's recording rules."""
+matcher is injected at render time), recording rules are kept as the org's recording rules. `services.import_rules`
+saves them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import yaml
-from django.db import transaction
 
 from metrics_app.labels import org_label
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
-from . import checks, sync
+from . import checks
 from .models import RecordingRule, Rule, RuleKind, Severity
 from .validation import RuleInvalid, promql_problem, valid_duration, validate_rule
 
@@ -28,7 +28,8 @@ def parse(text: str) -> list[dict[str, Any]]:
     return groups
 
 
-def import_rules(org: Organization, text: str) -> dict[str, int]:
+def rules_from_file(org: Organization, text: str) -> tuple[list[Rule], list[RecordingRule]]:
+    """The file's alerting and recording rules as unsaved rows of `org`, every one validated."""
     groups = parse(text)
     try:
         # One promtool run checks every template of the file as Prometheus would.
@@ -67,8 +68,4 @@ def import_rules(org: Organization, text: str) -> dict[str, int]:
                 raise ServiceError(400, exc.code, f"{where} ({data['name']}): {exc.message}",
                                    {"field": f"{where}.{exc.field}", "errors": exc.errors, **exc.extra}) from exc
             alerts.append(Rule(org=org, **data))
-    with transaction.atomic():
-        created = Rule.objects.all_orgs().bulk_create(alerts)
-        RecordingRule.objects.all_orgs().bulk_create(records)
-        sync.request_sync(org, [int(r.pk) for r in created if r.pk])
-    return {"alerting": len(alerts), "recording": len(records)}
+    return alerts, records

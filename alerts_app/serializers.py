@@ -1,4 +1,5 @@
-"""API shapes. Channel secrets are write-only: accepted under `secrets`, stored encrypted, never returned."""
+"""API shapes and validation. Channel secrets are write-only: accepted under `secrets`, never returned.
+The writes (secrets encrypted, sync requested, audited) are `services.RULES` / `services.CHANNELS`."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from portal.backends import outbound
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgRelatedField
 
-from . import am_validation, services, sync
+from . import am_validation, services
 from . import secrets as channel_secrets
 from .models import Channel, ChannelKind, NotificationPolicy, RecordingRule, Rule, Severity
 
@@ -33,16 +34,6 @@ class RuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         merged.update(attrs)
         services.check_rule(self.context["org"], merged)
         return attrs
-
-    def create(self, validated_data: dict[str, Any]) -> Rule:
-        rule: Rule = super().create(validated_data)
-        sync.request_sync(rule.org, [int(rule.pk)])
-        return rule
-
-    def update(self, instance: Rule, validated_data: dict[str, Any]) -> Rule:
-        rule: Rule = super().update(instance, validated_data)
-        sync.request_sync(rule.org, [int(rule.pk)])
-        return rule
 
 
 class RecordingRuleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -113,24 +104,6 @@ class ChannelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
                                        or not set(severities) <= set(Severity.values)):
             raise _bad("severities", f"a list of {', '.join(Severity.values)}")
         return attrs
-
-    def create(self, validated_data: dict[str, Any]) -> Channel:
-        secret_values = validated_data.pop("secrets", {}) or {}
-        channel = Channel(**validated_data)
-        channel_secrets.write(channel, secret_values)
-        channel.save()
-        sync.request_sync(channel.org)
-        return channel
-
-    def update(self, instance: Channel, validated_data: dict[str, Any]) -> Channel:
-        secret_values = validated_data.pop("secrets", None)
-        for key, value in validated_data.items():
-            setattr(instance, key, value)
-        if secret_values:
-            channel_secrets.write(instance, secret_values)
-        instance.save()
-        sync.request_sync(instance.org)
-        return instance
 
 
 def _bad(field: str, message: str) -> ServiceError:

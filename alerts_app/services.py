@@ -16,10 +16,12 @@ from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendError, BackendRejected, BackendTimeout, BackendUnavailable
 from portal.errors import ServiceError, backend_not_configured
 from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
+from portal.tenancy.writes import ModelWrites
 
-from . import notify, secrets, sync
-from .models import AlertEvent, Channel, NotificationPolicy, Rule, RuleKind
+from . import importer, notify, secrets, sync
+from .models import AlertEvent, Channel, NotificationPolicy, RecordingRule, Rule, RuleKind
 from .validation import RuleInvalid, rule_expression, validate_rule
 
 
@@ -35,8 +37,52 @@ def check_rule(org: Organization, data: dict[str, Any]) -> None:
                            {"field": exc.field, "errors": exc.errors, **exc.extra}) from exc
 
 
-def after_rule_change(request: Any, org: Organization, rule: Rule | None) -> None:
-    sync.request_sync(org, [int(rule.pk)] if rule is not None and rule.pk else None)
+class RuleWrites(ModelWrites[Rule]):
+    """A rule change marks the rule pending and queues the org's sync, in the change's transaction."""
+
+    def changed(self, actor: Actor, org: Organization, obj: Rule | None) -> None:
+        sync.request_sync(org, [int(obj.pk)] if obj is not None else None)
+
+
+class RecordingRuleWrites(ModelWrites[RecordingRule]):
+    def changed(self, actor: Actor, org: Organization, obj: RecordingRule | None) -> None:
+        sync.request_sync(org)
+
+
+class ChannelWrites(ModelWrites[Channel]):
+    """Secrets arrive under `secrets`, are merged into the stored ones and encrypted; never audited."""
+
+    def assign(self, obj: Channel, data: dict[str, Any]) -> None:
+        secret_values = data.pop("secrets", None)
+        super().assign(obj, data)
+        if secret_values or obj.pk is None:
+            secrets.write(obj, secret_values or {})
+
+    def changed(self, actor: Actor, org: Organization, obj: Channel | None) -> None:
+        sync.request_sync(org)
+
+
+RULES = RuleWrites(Rule)
+RECORDING_RULES = RecordingRuleWrites(RecordingRule)
+CHANNELS = ChannelWrites(Channel)
+
+
+def import_rules(actor: Actor, org: Organization, text: str) -> dict[str, int]:
+    """Save a Prometheus rule file's rules (all or none), audited, and queue the org's sync."""
+    alerts, records = importer.rules_from_file(org, text)
+    result = {"alerting": len(alerts), "recording": len(records)}
+    with transaction.atomic():
+        created = Rule.objects.all_orgs().bulk_create(alerts)
+        RecordingRule.objects.all_orgs().bulk_create(records)
+        sync.request_sync(org, [int(r.pk) for r in created if r.pk])
+        audit.record(actor, "import_rules", org, result, org=org)
+    return result
+
+
+def resync(org: Organization) -> None:
+    """Mark every rule of the org pending and queue a sync (the operator's "sync now")."""
+    with transaction.atomic():
+        sync.request_sync(org, list(Rule.objects.for_org(org).values_list("id", flat=True)))
 
 
 def get_policy(org: Organization) -> NotificationPolicy:
@@ -44,26 +90,22 @@ def get_policy(org: Organization) -> NotificationPolicy:
     return policy or NotificationPolicy(org=org)
 
 
-def save_policy(request: Any, org: Organization, values: dict[str, Any]) -> NotificationPolicy:
+def save_policy(actor: Actor, org: Organization, values: dict[str, Any]) -> NotificationPolicy:
     with transaction.atomic():
         policy = NotificationPolicy.objects.for_org(org).select_for_update().first() or NotificationPolicy(org=org)
         before = audit.snapshot(policy) if policy.pk else {}
         for key, value in values.items():
             setattr(policy, key, value)
         policy.save()
-        audit.record(request, "update", policy, audit.diff(before, audit.snapshot(policy)))
+        audit.record(actor, "update", policy, audit.diff(before, audit.snapshot(policy)))
         sync.request_sync(org)
     return policy
 
 
-def test_channel(request: Any, org: Organization, channel: Channel) -> dict[str, Any]:
+def test_channel(actor: Actor, org: Organization, channel: Channel) -> dict[str, Any]:
     result = notify.send_test(channel)
-    audit.record(request, "test_notify", channel, {"ok": result["ok"], "status": result["status"]})
+    audit.record(actor, "test_notify", channel, {"ok": result["ok"], "status": result["status"]})
     return result
-
-
-def set_channel_secrets(channel: Channel, values: dict[str, Any]) -> None:
-    secrets.write(channel, values)
 
 
 # --- active alerts and silences (Alertmanager API v2, org matcher forced in the client) -------------
@@ -93,7 +135,7 @@ def list_silences(org: Organization) -> list[dict[str, Any]]:
         raise backend_error(exc) from exc
 
 
-def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any]], duration_minutes: int,
+def create_silence(actor: Actor, org: Organization, matchers: list[dict[str, Any]], duration_minutes: int,
                    comment: str) -> str:
     if not matchers:
         raise ServiceError(400, "invalid", "matchers: at least one matcher", {"field": "matchers"})
@@ -103,12 +145,11 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
             raise ServiceError(400, "invalid", f"matchers: {label} is set by the portal",
                                {"field": "matchers"})
     now = timezone.now()
-    user = getattr(request, "user", None)
     body = {"matchers": [{"name": str(m["name"]), "value": str(m.get("value", "")),
                           "isRegex": bool(m.get("isRegex", False)), "isEqual": bool(m.get("isEqual", True))}
                          for m in matchers],
             "startsAt": now.isoformat(), "endsAt": (now + timedelta(minutes=duration_minutes)).isoformat(),
-            "createdBy": getattr(user, "email", "") or "portal", "comment": comment or "created in the portal"}
+            "createdBy": getattr(actor.user, "email", "") or "portal", "comment": comment or "created in the portal"}
     am = AlertmanagerClient()
     if not am.configured:
         raise not_configured("alertmanager")
@@ -118,11 +159,11 @@ def create_silence(request: Any, org: Organization, matchers: list[dict[str, Any
         raise backend_error(exc) from exc
     except BackendRejected as exc:
         raise ServiceError(400, "invalid_silence", exc.message, {"field": "matchers"}) from exc
-    audit.record(request, "create_silence", org, {"silence_id": sid, "matchers": body["matchers"]}, org=org)
+    audit.record(actor, "create_silence", org, {"silence_id": sid, "matchers": body["matchers"]}, org=org)
     return sid
 
 
-def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
+def expire_silence(actor: Actor, org: Organization, silence_id: str) -> None:
     am = AlertmanagerClient()
     if not am.configured:
         raise not_configured("alertmanager")
@@ -134,7 +175,7 @@ def expire_silence(request: Any, org: Organization, silence_id: str) -> None:
         raise ServiceError(404, "not_found", "Silence not found.") from exc
     if not ok:
         raise ServiceError(404, "not_found", "Silence not found.")
-    audit.record(request, "expire_silence", org, {"silence_id": silence_id}, org=org)
+    audit.record(actor, "expire_silence", org, {"silence_id": silence_id}, org=org)
 
 
 def history(org: Organization, limit: int = 200) -> list[dict[str, Any]]:

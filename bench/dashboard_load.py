@@ -73,12 +73,13 @@ def setup_portal(redis_url: str) -> tuple[str, str, str]:
     db_url = harness.fresh_database("dashboard", redis_url)
     from dashboards_app import services as dash
     from portal.tenancy import services
+    from portal.tenancy.audit import Actor
 
     orgs = [services.create_org(s, s.title(), s) for s in ("acme", "globex", "initech")]
     m = services.add_member(orgs[0], "bench@acme.example", "admin", password=PASSWORD)
     doc = {"title": "Twelve panels", "time": {"from": "now-1h", "to": "now"},
            "panels": [{**p, "gridPos": {"x": (i % 3) * 8, "y": (i // 3) * 8, "w": 8, "h": 8}} for i, p in enumerate(PANELS)]}
-    d = dash.create_dashboard(orgs[0], doc, m.user)
+    d = dash.create_dashboard(orgs[0], doc, Actor.of(m.user))
     token = services.create_api_token(orgs[0], m.user, "bench", "read")[1]
     from django.db import connections
 

@@ -21,6 +21,7 @@ from metrics_app.labels import org_label
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
+from portal.tenancy.audit import actor_from
 
 
 class DashboardSummarySerializer(serializers.ModelSerializer[Dashboard]):
@@ -95,7 +96,7 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def create(self, request: Request) -> Response:
-        dash = services.create_dashboard(self.org, json_object(request), request.user, request=request)
+        dash = services.create_dashboard(self.org, json_object(request), actor_from(request))
         return Response(services.document(dash), status=201)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
@@ -104,13 +105,13 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
         expected = data.pop("version", None)
         message = data.pop("message", "saved")
         data.pop("uid", None)
-        dash = services.save_dashboard(self.org, uid, data, request.user,
+        dash = services.save_dashboard(self.org, uid, data, actor_from(request),
                                        expected_version=_int(expected, "version") if expected is not None else None,
-                                       message=str(message), request=request)
+                                       message=str(message))
         return Response(services.document(dash))
 
     def destroy(self, request: Request, uid: str) -> Response:
-        services.delete_dashboard(self.org, uid, request.user, request=request)
+        services.delete_dashboard(self.org, uid, actor_from(request))
         return Response(status=204)
 
     @action(detail=True, methods=["get"])
@@ -132,8 +133,8 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, uid: str) -> Response:
         version = _int(json_object(request).get("version"), "version")
-        return Response(services.document(services.restore_version(self.org, uid, version, request.user,
-                                                                    request=request)))
+        return Response(services.document(services.restore_version(self.org, uid, version,
+                                                                    actor_from(request))))
 
     # Always JSON (a browser following the Export link would otherwise get the browsable API page).
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
@@ -145,13 +146,13 @@ class DashboardViewSet(mixins.ListModelMixin, OrgScopedGenericViewSet):
 
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
-        dash, report = services.import_dashboard(self.org, json_object(request), request.user, request=request)
+        dash, report = services.import_dashboard(self.org, json_object(request), actor_from(request))
         return Response({**services.document(dash), "import_report": report}, status=201)
 
     @action(detail=True, methods=["post"])
     def clone(self, request: Request, uid: str) -> Response:
         title = str(json_object(request).get("title") or "")
-        dash = services.clone_dashboard(self.org, uid, request.user, title, request=request)
+        dash = services.clone_dashboard(self.org, uid, actor_from(request), title)
         return Response(services.document(dash), status=201)
 
     @extend_schema(parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str),
@@ -199,7 +200,7 @@ class BuiltinDataView(OrgAPIView):
         q = request.query_params
         cross_org = None
         if getattr(request.user, "is_staff", False) and q.get("scope", "platform") == "platform":
-            cross_org = querying.cross_org_for(request.user, request, f"built-in dashboard {slug}")
+            cross_org = querying.cross_org_for(actor_from(request), f"built-in dashboard {slug}")
         return Response(services.panel_data(self.org, doc, _panel_ids(request), _chosen_vars(request),
                                             q.get("from") or doc["time"]["from"], q.get("to") or doc["time"]["to"],
                                             q.get("step"), cross_org))
@@ -211,7 +212,7 @@ class BuiltinCloneView(OrgAPIView):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, slug: str) -> Response:
         title = str(json_object(request).get("title") or "")
-        dash = services.clone_builtin(self.org, slug, request.user, title, request=request)
+        dash = services.clone_builtin(self.org, slug, actor_from(request), title)
         return Response(services.document(dash), status=201)
 
 

@@ -39,7 +39,7 @@ def parse_time(value: str | float | int | None, now: float | None = None, *, def
 
 
 def time_range(start: Any, end: Any, now: float | None = None) -> tuple[float, float]:
-    r = params.time_range(start, end, now=_at(now), max_span=MAX_RANGE, assume_utc=False)
+    r = params.time_range(start, end, now=_at(now), max_span=MAX_RANGE, assume_utc=False, names=("from", "to"))
     return r.start.timestamp(), r.end.timestamp()
 
 

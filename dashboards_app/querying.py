@@ -11,6 +11,7 @@ from typing import Any
 
 from metrics_app import federation
 from portal.core import cache
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
 
 # A dashboard's whole answer is cached for at most this long; a dashboard refreshing every 5 s still sees
@@ -49,9 +50,9 @@ def query_instant(org: Organization, expr: str, at: float, step: int = 5, cross_
     return federation.query(org, expr, time=at_a, cross_org=cross_org)
 
 
-def cross_org_for(user: Any, request: Any, reason: str) -> Any:
+def cross_org_for(actor: Actor, reason: str) -> federation.CrossOrg:
     """Staff's explicit, audited platform-wide mode of federation."""
-    return federation.CrossOrg(user=user, reason=reason, request=request)
+    return federation.CrossOrg(actor=actor, reason=reason)
 
 
 def label_names(org: Organization, match: str | None, start: float, end: float) -> list[str]:

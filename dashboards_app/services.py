@@ -17,6 +17,7 @@ from dashboards_app import builtin, grafana, interpolate, querying, spec
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
 from portal.errors import ServiceError
 from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
 
 HISTORY_KEEP = 100
@@ -41,6 +42,10 @@ def document(dash: Dashboard) -> dict[str, Any]:
     return {**dash.spec, "uid": dash.uid, "version": dash.version}
 
 
+def _user(actor: Actor | None) -> Any:
+    return actor.user if actor is not None else None
+
+
 def _apply(dash: Dashboard, doc: dict[str, Any]) -> None:
     dash.spec = doc
     dash.title = doc["title"]
@@ -48,22 +53,22 @@ def _apply(dash: Dashboard, doc: dict[str, Any]) -> None:
     dash.tags = doc["tags"]
 
 
-def create_dashboard(org: Organization, doc: Any, user: Any = None, *, source: str = "", message: str = "created",
-                     request: Any = None) -> Dashboard:
+def create_dashboard(org: Organization, doc: Any, actor: Actor | None = None, *, source: str = "",
+                     message: str = "created") -> Dashboard:
     normalized = spec.normalize(doc)
     with transaction.atomic():
-        dash = Dashboard(org=org, created_by=user if getattr(user, "pk", None) else None, source=source[:200])
+        dash = Dashboard(org=org, created_by=_user(actor), source=source[:200])
         _apply(dash, normalized)
         dash.version = 1
         dash.save()
         DashboardVersion.objects.create(org=org, dashboard=dash, version=1, spec=normalized, message=message[:300],
                                         author=dash.created_by)
-        audit.record(request, "create", dash, {"title": dash.title, "source": source}, org=org, actor=user)
+        audit.record(actor, "create", dash, {"title": dash.title, "source": source}, org=org)
     return dash
 
 
-def save_dashboard(org: Organization, uid: str, doc: Any, user: Any = None, *, expected_version: int | None = None,
-                   message: str = "saved", request: Any = None) -> Dashboard:
+def save_dashboard(org: Organization, uid: str, doc: Any, actor: Actor | None = None, *,
+                   expected_version: int | None = None, message: str = "saved") -> Dashboard:
     """Replace the dashboard's document and append a version. `expected_version` guards against
     overwriting someone else's save (409 when it moved on)."""
     normalized = spec.normalize(doc)
@@ -82,12 +87,12 @@ def save_dashboard(org: Organization, uid: str, doc: Any, user: Any = None, *, e
         dash.version = F("version") + 1
         dash.save()
         dash.refresh_from_db()
-        author = user if getattr(user, "pk", None) else None
+        author = _user(actor)
         DashboardVersion.objects.create(org=org, dashboard=dash, version=dash.version, spec=normalized,
                                         message=message[:300], author=author)
         _trim_history(org, dash)
-        audit.record(request, "update", dash, {"from": before, "to": {"title": dash.title, "version": dash.version}},
-                     org=org, actor=user)
+        audit.record(actor, "update", dash, {"from": before, "to": {"title": dash.title, "version": dash.version}},
+                     org=org)
     return dash
 
 
@@ -98,10 +103,10 @@ def _trim_history(org: Organization, dash: Dashboard) -> None:
         DashboardVersion.objects.for_org(org).filter(id__in=ids).delete()
 
 
-def delete_dashboard(org: Organization, uid: str, user: Any = None, request: Any = None) -> None:
+def delete_dashboard(org: Organization, uid: str, actor: Actor | None = None) -> None:
     with transaction.atomic():
         dash = get_dashboard(org, uid)
-        audit.record(request, "delete", dash, {"title": dash.title}, org=org, actor=user)
+        audit.record(actor, "delete", dash, {"title": dash.title}, org=org)
         dash.delete()
 
 
@@ -138,16 +143,16 @@ def diff_versions(org: Organization, uid: str, a: int, b: int) -> dict[str, Any]
     }
 
 
-def restore_version(org: Organization, uid: str, version: int, user: Any = None, request: Any = None) -> Dashboard:
+def restore_version(org: Organization, uid: str, version: int, actor: Actor | None = None) -> Dashboard:
     ver = get_version(org, uid, version)
-    return save_dashboard(org, uid, ver.spec, user, message=f"restored version {version}", request=request)
+    return save_dashboard(org, uid, ver.spec, actor, message=f"restored version {version}")
 
 
 def export_dashboard(dash: Dashboard) -> dict[str, Any]:
     return {"format": EXPORT_FORMAT, "dashboard": dash.spec}
 
 
-def import_dashboard(org: Organization, payload: Any, user: Any = None, request: Any = None
+def import_dashboard(org: Organization, payload: Any, actor: Actor | None = None
                      ) -> tuple[Dashboard, dict[str, Any]]:
     """Import a portal export, a bare portal document, or a Grafana dashboard (detected)."""
     if not isinstance(payload, dict):
@@ -161,23 +166,22 @@ def import_dashboard(org: Organization, payload: Any, user: Any = None, request:
         source = f"grafana:{inner.get('uid') or ''}"
     else:
         doc, report, source = payload, {"source": "portal"}, "import"
-    dash = create_dashboard(org, doc, user, source=source, message=f"imported ({report['source']})", request=request)
+    dash = create_dashboard(org, doc, actor, source=source, message=f"imported ({report['source']})")
     return dash, report
 
 
-def clone_builtin(org: Organization, slug: str, user: Any = None, title: str = "", request: Any = None) -> Dashboard:
+def clone_builtin(org: Organization, slug: str, actor: Actor | None = None, title: str = "") -> Dashboard:
     doc = get_builtin(slug)
     doc["title"] = title or f"{doc['title']} (copy)"
     doc["tags"] = [t for t in doc["tags"] if t != "builtin"]
-    return create_dashboard(org, doc, user, source=f"builtin:{slug}", message=f"cloned from built-in {slug}",
-                            request=request)
+    return create_dashboard(org, doc, actor, source=f"builtin:{slug}", message=f"cloned from built-in {slug}")
 
 
-def clone_dashboard(org: Organization, uid: str, user: Any = None, title: str = "", request: Any = None) -> Dashboard:
+def clone_dashboard(org: Organization, uid: str, actor: Actor | None = None, title: str = "") -> Dashboard:
     dash = get_dashboard(org, uid)
     doc = dict(dash.spec)
     doc["title"] = title or f"{dash.title} (copy)"
-    return create_dashboard(org, doc, user, source=f"clone:{uid}", message=f"cloned from {uid}", request=request)
+    return create_dashboard(org, doc, actor, source=f"clone:{uid}", message=f"cloned from {uid}")
 
 
 # --- variables and panel data -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dashboards_app import builtin, services
 from dashboards_app.models import Dashboard
 from portal.core.page_config import page_config
 from portal.errors import ServiceError
+from portal.tenancy.audit import actor_from
 from portal.tenancy.context import OrgContext
 from portal.tenancy.views_base import org_view
 
@@ -42,7 +43,7 @@ def dashboard_new(request: HttpRequest) -> HttpResponse:
     ctx = _ctx(request)
     title = (request.POST.get("title") or "").strip() or "New dashboard"
     try:
-        dash = services.create_dashboard(ctx.org, {"title": title}, request.user, request=request)
+        dash = services.create_dashboard(ctx.org, {"title": title}, actor_from(request))
     except ServiceError as exc:
         messages.error(request, exc.message)
         return redirect("dashboards:list", org_slug=ctx.org.slug)
@@ -72,8 +73,7 @@ def dashboard_versions(request: HttpRequest, uid: str) -> HttpResponse:
     dash = _or_404(lambda: services.get_dashboard(ctx.org, uid))
     if request.method == "POST":  # restore (editor: enforced by org_view's write_role)
         try:
-            services.restore_version(ctx.org, uid, int(request.POST.get("version", "0")), request.user,
-                                     request=request)
+            services.restore_version(ctx.org, uid, int(request.POST.get("version", "0")), actor_from(request))
             messages.success(request, f"Restored version {request.POST.get('version')}.")
         except (ServiceError, ValueError) as exc:
             messages.error(request, getattr(exc, "message", str(exc)))

@@ -37,8 +37,8 @@ def _delete_org_telemetry(sender: Any, instance: Any, **kwargs: Any) -> None:
     get_store().delete_older_than(instance, datetime(9999, 1, 1, tzinfo=UTC))
 
 
-def _member_access_reduced(sender: Any, org: Any, user: Any, role: str | None, request: Any = None,
-                           actor: Any = None, **kwargs: Any) -> None:
+def _member_access_reduced(sender: Any, org: Any, user: Any, role: str | None, actor: Any = None,
+                           **kwargs: Any) -> None:
     from logs_app.exports.services import end_member_access
 
-    end_member_access(org, user, role, request=request, actor=actor)
+    end_member_access(org, user, role, actor=actor)

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from portal.credentials import AuthType
+from portal.tenancy.audit import actor_from
 from portal.tenancy.permissions import IsStaff
 
 from . import services
@@ -72,19 +73,20 @@ class DatasourceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
     queryset = Datasource.objects.all()
 
     def perform_create(self, serializer: serializers.BaseSerializer[Datasource]) -> None:
-        serializer.instance = services.create_datasource(self.request, dict(serializer.validated_data))
+        serializer.instance = services.create_datasource(actor_from(self.request),
+                                                         dict(serializer.validated_data))
 
     def perform_update(self, serializer: serializers.BaseSerializer[Datasource]) -> None:
         assert serializer.instance is not None
-        serializer.instance = services.update_datasource(self.request, serializer.instance,
+        serializer.instance = services.update_datasource(actor_from(self.request), serializer.instance,
                                                          dict(serializer.validated_data))
 
     def perform_destroy(self, instance: Datasource) -> None:
-        services.delete_datasource(self.request, instance)
+        services.delete_datasource(actor_from(self.request), instance)
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str | None = None) -> Response:
         """Test connection: run a trivial query with the datasource's credentials."""
-        result = services.test_datasource(request, self.get_object())
+        result = services.test_datasource(actor_from(request), self.get_object())
         return Response(result, status=status.HTTP_200_OK)

@@ -12,7 +12,7 @@ Every function: enforce the org on the PromQL / `match[]` (metrics_app.promql), 
     504 backend timeout
 
 The public functions return Prometheus's `data` member; `run_*` variants also say whether the cache hit.
-Staff may query across orgs only by passing `cross_org=CrossOrg(user, reason)`, which is audited.
+Staff may query across orgs only by passing `cross_org=CrossOrg(actor, reason)`, which is audited.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from portal.backends.prometheus import PrometheusClient, client_for, is_bad_quer
 from portal.error_codes import BACKEND_PROMETHEUS
 from portal.errors import ServiceError
 from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
 
 from . import cache as result_cache
@@ -57,11 +58,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CrossOrg:
-    """Explicit staff mode: no org matcher is injected. `user` must be staff; each query is audited."""
+    """Explicit staff mode: no org matcher is injected. The actor's user must be staff; each query is audited."""
 
-    user: Any
+    actor: Actor
     reason: str = ""
-    request: Any = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +281,7 @@ def _enforce_matchers(org: Organization, ds: Datasource | None, match: list[str]
 
 
 def _require_staff(cross_org: CrossOrg | None) -> None:
-    if cross_org is not None and not getattr(cross_org.user, "is_staff", False):
+    if cross_org is not None and not getattr(cross_org.actor.user, "is_staff", False):
         raise ServiceError(403, "permission_denied",
                            "Cross-organization queries are for platform operators (staff) only.")
 
@@ -335,9 +335,9 @@ def _backend_error(ds: Datasource, e: BackendError) -> ServiceError:
 
 
 def _audit_cross_org(ds: Datasource, endpoint: str, original: str, cross_org: CrossOrg) -> None:
-    audit.record(cross_org.request, "cross_org_query", ds,
+    audit.record(cross_org.actor, "cross_org_query", ds,
                  {"endpoint": endpoint, "query": original[:2000], "reason": cross_org.reason[:500]},
-                 org=None, actor=cross_org.user)
+                 org=None)
 
 
 # Series names a metric family expands to (Prometheus text and OpenMetrics), e.g. family `jobs` (an

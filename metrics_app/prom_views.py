@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from portal import error_codes
 from portal.errors import ServiceError
+from portal.tenancy.audit import Actor, client_ip
 from portal.tenancy.auth import ORG_HEADER, SESSION_ORG_KEY, TokenError, authenticate_api_token, bearer_token
 from portal.tenancy.context import OrgContext, context_for
 from portal.tenancy.models import Organization
@@ -138,8 +139,9 @@ def _cross_org(request: HttpRequest, ctx: OrgContext) -> federation.CrossOrg | N
     if not ctx.is_staff:
         raise ServiceError(403, "permission_denied",
                            "Cross-organization queries are for platform operators (staff) only.")
-    return federation.CrossOrg(user=request.user if request.user.is_authenticated else _token_user(ctx),
-                               reason=reason or "unspecified", request=request)
+    user = request.user if request.user.is_authenticated else _token_user(ctx)
+    actor = Actor(user=user, org=ctx.org, token_id=ctx.token.pk if ctx.token else None, ip=client_ip(request))
+    return federation.CrossOrg(actor=actor, reason=reason or "unspecified")
 
 
 def _use_cache(request: HttpRequest) -> bool:

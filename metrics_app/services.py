@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from portal.credentials import AuthType
 from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 
 from . import federation
 from .models import Datasource
@@ -35,7 +35,7 @@ def _make_only_default(ds: Datasource) -> None:
         Datasource.objects.exclude(pk=ds.pk).filter(is_default=True).update(is_default=False)
 
 
-def create_datasource(request: HttpRequest | Any, data: dict[str, Any]) -> Datasource:
+def create_datasource(actor: Actor, data: dict[str, Any]) -> Datasource:
     with transaction.atomic():
         ds = Datasource()
         secrets = _apply(ds, data)
@@ -46,11 +46,11 @@ def create_datasource(request: HttpRequest | Any, data: dict[str, Any]) -> Datas
         ds.save()
         changes = audit.snapshot(ds)
         changes.update({f"{s}_changed": True for s in secrets})
-        audit.record(request, "create", ds, changes, org=None)
+        audit.record(actor, "create", ds, changes, org=None)
     return ds
 
 
-def update_datasource(request: HttpRequest | Any, ds: Datasource, data: dict[str, Any]) -> Datasource:
+def update_datasource(actor: Actor, ds: Datasource, data: dict[str, Any]) -> Datasource:
     with transaction.atomic():
         ds = Datasource.objects.select_for_update().get(pk=ds.pk)
         before = audit.snapshot(ds)
@@ -59,17 +59,17 @@ def update_datasource(request: HttpRequest | Any, ds: Datasource, data: dict[str
         ds.save()
         changes = audit.diff(before, audit.snapshot(ds))
         changes.update({f"{s}_changed": True for s in secrets})
-        audit.record(request, "update", ds, changes, org=None)
+        audit.record(actor, "update", ds, changes, org=None)
     return ds
 
 
-def delete_datasource(request: HttpRequest | Any, ds: Datasource) -> None:
+def delete_datasource(actor: Actor, ds: Datasource) -> None:
     with transaction.atomic():
-        audit.record(request, "delete", ds, {}, org=None)
+        audit.record(actor, "delete", ds, {}, org=None)
         ds.delete()
 
 
-def test_datasource(request: HttpRequest | Any, ds: Datasource) -> dict[str, Any]:
+def test_datasource(actor: Actor, ds: Datasource) -> dict[str, Any]:
     result = federation.test_connection(ds)
-    audit.record(request, "test", ds, {"ok": result["ok"]}, org=None)
+    audit.record(actor, "test", ds, {"ok": result["ok"]}, org=None)
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins
@@ -16,6 +16,7 @@ from metrics_in_app.serializers import IngestLimitsSerializer, ScrapeTargetSeria
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet
+from portal.tenancy.audit import actor_from
 from portal.tenancy.models import Role
 
 
@@ -27,11 +28,8 @@ class ScrapeTargetViewSet(
     # audited) win over DRF's mixins; portal's OrgScopedViewSet lists the mixins first.
     model = ScrapeTarget
     serializer_class = ScrapeTargetSerializer
+    writes = services.TARGETS
     write_role: ClassVar[str] = Role.ADMIN
-
-    def perform_destroy(self, instance: Any) -> None:
-        super().perform_destroy(instance)
-        services.schedule_file_sd(self.org)
 
     @extend_schema(operation_id="scrape_targets_health_list", responses=inline_serializer(
         "ScrapeTargetHealthList", {"targets": TargetHealthSerializer(many=True)}))
@@ -61,7 +59,7 @@ class IngestLimitsView(OrgAPIView):
     def patch(self, request: Request) -> Response:
         if not self.org_ctx.is_staff:
             raise ServiceError(403, "permission_denied", "Ingest limits are set by platform operators (staff).")
-        return Response(services.set_limits(self.org, json_object(request)))
+        return Response(services.set_limits(self.org, json_object(request), actor=actor_from(request)))
 
     @extend_schema(request=IngestLimitsSerializer, responses=IngestLimitsSerializer)
     def put(self, request: Request) -> Response:

@@ -29,13 +29,6 @@ class ScrapeTargetSerializer(serializers.ModelSerializer):  # type: ignore[type-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return services.clean_target(self.context["org"], attrs, self.instance)
 
-    def create(self, validated_data: dict[str, Any]) -> ScrapeTarget:
-        org = validated_data.pop("org", None) or self.context["org"]
-        return services.save_target(org, validated_data)
-
-    def update(self, instance: ScrapeTarget, validated_data: dict[str, Any]) -> ScrapeTarget:
-        return services.save_target(instance.org, validated_data, instance)
-
 
 class IngestLimitsSerializer(serializers.Serializer):  # type: ignore[type-arg]
     """The org's effective limits; in a PATCH, null resets one to the platform default."""

@@ -1,4 +1,5 @@
-"""Scrape-target and ingest-limit services: validation (outbound-URL guard, labels), writes, file_sd scheduling."""
+"""Scrape-target and ingest-limit services: validation (outbound-URL guard, labels), audited writes, file_sd
+scheduling."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from metrics_in_app.target_health import health_for
 from portal.backends import outbound
 from portal.credentials import AuthType
 from portal.errors import ServiceError
+from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
+from portal.tenancy.writes import ModelWrites
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 MAX_EXTRA_LABELS = 20
@@ -70,34 +74,33 @@ def schedule_file_sd(org: Organization) -> None:
     transaction.on_commit(lambda: write_scrape_targets.delay(org_id))
 
 
-def save_target(org: Organization, attrs: dict[str, Any], instance: ScrapeTarget | None = None) -> ScrapeTarget:
-    attrs = clean_target(org, dict(attrs), instance)
-    password = attrs.pop("password", None)
-    bearer = attrs.pop("bearer_token", None)
-    with transaction.atomic():
-        target = instance or ScrapeTarget(org=org)
-        if ScrapeTarget.objects.for_org(org).filter(name=attrs.get("name", target.name)).exclude(
-                pk=target.pk).exists():
+class TargetWrites(ModelWrites[ScrapeTarget]):
+    """Scrape targets: validated (outbound-URL guard) on every write, secrets encrypted by the model's
+    setters, and the org's file_sd file rewritten once the change commits."""
+
+    def save(self, obj: ScrapeTarget, data: dict[str, Any]) -> None:
+        org = obj.org
+        attrs = clean_target(org, data, obj if obj.pk else None)
+        password = attrs.pop("password", None)
+        bearer = attrs.pop("bearer_token", None)
+        if ScrapeTarget.objects.for_org(org).filter(name=attrs.get("name", obj.name)).exclude(pk=obj.pk).exists():
             raise _bad("name", "a scrape target with this name already exists")
-        for k, v in attrs.items():
-            setattr(target, k, v)
+        self.assign(obj, attrs)
         if password:
-            target.password = password
+            obj.password = password
         if bearer:
-            target.bearer_token = bearer
-        if target.auth_type != AuthType.BASIC:
-            target.username, target.password_encrypted = "", ""
-        if target.auth_type != AuthType.BEARER:
-            target.bearer_token_encrypted = ""
-        target.save()
+            obj.bearer_token = bearer
+        if obj.auth_type != AuthType.BASIC:
+            obj.username, obj.password_encrypted = "", ""
+        if obj.auth_type != AuthType.BEARER:
+            obj.bearer_token_encrypted = ""
+        obj.save()
+
+    def changed(self, actor: Actor, org: Organization, obj: ScrapeTarget | None) -> None:
         schedule_file_sd(org)
-    return target
 
 
-def delete_target(org: Organization, target: ScrapeTarget) -> None:
-    with transaction.atomic():
-        target.delete()
-        schedule_file_sd(org)
+TARGETS = TargetWrites(ScrapeTarget)
 
 
 def targets_with_health(org: Organization) -> list[dict[str, Any]]:
@@ -122,7 +125,7 @@ def effective_limits(org: Organization) -> dict[str, int]:
     return dict(limits_mod.limits_for(org).__dict__)
 
 
-def set_limits(org: Organization, values: dict[str, Any]) -> dict[str, int]:
+def set_limits(org: Organization, values: dict[str, Any], *, actor: Actor | None = None) -> dict[str, int]:
     clean: dict[str, int | None] = {}
     for k, v in values.items():
         if k not in limits_mod.LIMIT_FIELDS:
@@ -134,9 +137,11 @@ def set_limits(org: Organization, values: dict[str, Any]) -> dict[str, int]:
             raise _bad(k, "must be a positive integer or null (the default)")
         clean[k] = v
     with transaction.atomic():
-        row, _ = IngestLimits.objects.for_org(org).get_or_create(org=org)
+        row, _ = IngestLimits.objects.for_org(org).select_for_update().get_or_create(org=org)
+        before = audit.snapshot(row)
         for k, v in clean.items():
             setattr(row, k, v)
         row.save()
+        audit.record(actor, "update", row, audit.diff(before, audit.snapshot(row)))
     limits_mod.forget(org)
     return effective_limits(org)

@@ -11,7 +11,7 @@ from metrics_in_app import services
 from metrics_in_app.forms import ScrapeTargetForm
 from metrics_in_app.models import ScrapeTarget
 from portal.errors import ServiceError
-from portal.tenancy import audit
+from portal.tenancy.audit import actor_from
 from portal.tenancy.models import Role
 from portal.tenancy.views_base import org_view
 
@@ -29,22 +29,19 @@ def scrape_targets(request: HttpRequest) -> HttpResponse:
             form = ScrapeTargetForm(request.POST)
             if form.is_valid():
                 try:
-                    target = services.save_target(org, form.attrs())
+                    target = services.TARGETS.create(actor_from(request), org, form.attrs())
                 except ServiceError as e:
                     form.add_error(None, e.message)
                 else:
-                    audit.record(request, "create", target, audit.snapshot(target))
                     messages.success(request, f"Scrape target {target.name} added; Prometheus picks it up shortly.")
                     return redirect("metrics_in:scrape-targets", org_slug=org.slug)
         elif op in ("delete", "toggle"):
             target = get_object_or_404(ScrapeTarget.objects.for_org(org), pk=request.POST.get("id") or 0)
             if op == "delete":
-                audit.record(request, "delete", target, {})
-                services.delete_target(org, target)
+                services.TARGETS.delete(actor_from(request), target)
                 messages.success(request, f"Scrape target {target.name} removed.")
             else:
-                services.save_target(org, {"enabled": not target.enabled}, target)
-                audit.record(request, "update", target, {"enabled": target.enabled})
+                services.TARGETS.update(actor_from(request), target, {"enabled": not target.enabled})
             return redirect("metrics_in:scrape-targets", org_slug=org.slug)
     return render(request, "metrics_in_app/scrape_targets.html", {
         "org": org, "form": form, "targets": services.targets_with_health(org),

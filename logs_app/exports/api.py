@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -23,8 +22,8 @@ from rest_framework.response import Response
 from logs_app.exports import links, services
 from logs_app.exports.models import Export, ExportFormat, ExportSchedule, ExportStatus
 from portal.errors import ServiceError, json_error
-from portal.tenancy import audit
 from portal.tenancy.api_base import OrgScopedGenericViewSet
+from portal.tenancy.audit import actor_from, client_ip
 from portal.tenancy.auth import TokenError, authenticate_api_token, bearer_token
 from portal.tenancy.context import context_for
 from portal.tenancy.models import Organization
@@ -84,8 +83,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedG
     def create(self, request: Request) -> Response:
         form = ExportCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        export = services.create_export(self.org, request.user, form.to_request())
-        audit.record(request, "create", export, {"query": export.query, "format": export.format})
+        export = services.create_export(self.org, request.user, form.to_request(), actor=actor_from(request))
         export.refresh_from_db()
         return Response(ExportSerializer(export).data, status=202)
 
@@ -96,10 +94,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgScopedG
         return Response(ExportSerializer(export).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        export = self.get_object()
-        with transaction.atomic():
-            audit.record(request, "delete", export, {})
-            services.delete_export(self.org, export.pk)
+        services.delete_export(actor_from(request), self.org, self.get_object().pk)
         return Response(status=204)
 
     @extend_schema(responses={200: dict})
@@ -135,16 +130,6 @@ class ExportScheduleSerializer(serializers.ModelSerializer[ExportSchedule]):
         services.check_query(value)
         return value
 
-    def save(self, **kwargs: Any) -> ExportSchedule:
-        obj = super().save(**kwargs)
-        services.save_schedule(obj)  # computes next_run_at
-        return obj
-
-    def create(self, validated_data: dict[str, Any]) -> ExportSchedule:
-        request = self.context["request"]
-        validated_data["owner"] = request.user
-        return super().create(validated_data)
-
 
 class ExportScheduleViewSet(OrgScopedGenericViewSet, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                             mixins.UpdateModelMixin, mixins.DestroyModelMixin, mixins.ListModelMixin):
@@ -155,6 +140,7 @@ class ExportScheduleViewSet(OrgScopedGenericViewSet, mixins.CreateModelMixin, mi
 
     model = ExportSchedule
     serializer_class = ExportScheduleSerializer
+    writes = services.SCHEDULES
     write_role = services.SCHEDULE_ROLE
     lookup_value_regex = r"\d+"
 
@@ -184,9 +170,7 @@ def download(request: HttpRequest, token: str) -> HttpResponse | FileResponse:
     if export.status != ExportStatus.DONE or export.expires_at <= timezone.now() or path is None \
             or not path.exists():
         return json_error(404, "not_found", "Download link not found or expired.")
-    audit.record(request, "download", export, {"link_of": export.created_by.email if export.created_by else "",
-                                               "caller": caller.email if caller else "anonymous (signed link)"},
-                 org=org, actor=caller or export.created_by)
+    services.record_download(export, caller, client_ip(request))
     content_type = "application/gzip" if export.gzip else (
         "text/csv; charset=utf-8" if export.format == ExportFormat.CSV else "application/x-ndjson")
     resp = FileResponse(path.open("rb"), as_attachment=True, filename=export.download_name,

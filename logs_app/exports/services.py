@@ -24,8 +24,10 @@ from logs_app.exports.models import FINISHED, Export, ExportFormat, ExportSchedu
 from logs_app.exports.writer import ExportWriter
 from portal.errors import ServiceError
 from portal.tenancy import audit
+from portal.tenancy.audit import Actor
 from portal.tenancy.context import context_for
 from portal.tenancy.models import ROLE_RANK, Organization, Role
+from portal.tenancy.writes import ModelWrites
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +90,9 @@ def validate_request(req: ExportRequest) -> None:
 
 
 def create_export(org: Organization, user: Any, req: ExportRequest, *,
-                  schedule: ExportSchedule | None = None) -> Export:
-    """Validate, check the quota, save a pending export and queue the task once the row is committed."""
+                  schedule: ExportSchedule | None = None, actor: Actor | None = None) -> Export:
+    """Validate, check the quota, save a pending export (audited when an actor asked for it: a schedule's
+    runs are not) and queue the task once the row is committed. `user` is whom the export is for."""
     validate_request(req)
     used, quota = used_bytes(org), quota_bytes()
     if used >= quota:
@@ -105,6 +108,8 @@ def create_export(org: Organization, user: Any, req: ExportRequest, *,
             query=req.query, start=req.start, end=req.end, format=req.format, gzip=req.gzip,
             expires_at=timezone.now() + timedelta(hours=settings.EXPORTS_TTL_HOURS),
         )
+        if actor is not None:
+            audit.record(actor, "create", export, {"query": export.query, "format": export.format})
         export_id = export.pk
         transaction.on_commit(lambda: tasks.run_export.delay(export_id))
     return export
@@ -131,12 +136,22 @@ def cancel_export(org: Organization, export_id: int) -> Export:
     return export
 
 
-def delete_export(org: Organization, export_id: int) -> None:
-    export = get_export(org, export_id)
-    if export.status == ExportStatus.RUNNING:
-        raise ServiceError(409, "running", "Cancel the running export before deleting it.")
-    _remove_file(export)
-    export.delete()
+def delete_export(actor: Actor, org: Organization, export_id: int) -> None:
+    with transaction.atomic():
+        export = get_export(org, export_id)
+        if export.status == ExportStatus.RUNNING:
+            raise ServiceError(409, "running", "Cancel the running export before deleting it.")
+        audit.record(actor, "delete", export, {})
+        _remove_file(export)
+        export.delete()
+
+
+def record_download(export: Export, caller: Any, ip: str | None) -> None:
+    """Audit one fetch of an export's link. `caller` is None for an anonymous fetch of the signed link,
+    which is then recorded as its requester's."""
+    actor = Actor(user=caller or export.created_by, org=export.org, ip=ip)
+    audit.record(actor, "download", export, {"link_of": export.created_by.email if export.created_by else "",
+                                             "caller": caller.email if caller else "anonymous (signed link)"})
 
 
 def _remove_file(export: Export) -> None:
@@ -340,6 +355,20 @@ def save_schedule(schedule: ExportSchedule) -> ExportSchedule:
     return schedule
 
 
+class ScheduleWrites(ModelWrites[ExportSchedule]):
+    """A schedule belongs to whoever creates it (they get the e-mails); every save recomputes its next run."""
+
+    def create(self, actor: Actor, org: Organization, data: dict[str, Any]) -> ExportSchedule:
+        return super().create(actor, org, {**data, "owner": actor.user})
+
+    def save(self, obj: ExportSchedule, data: dict[str, Any]) -> None:
+        self.assign(obj, data)
+        save_schedule(obj)
+
+
+SCHEDULES = ScheduleWrites(ExportSchedule)
+
+
 def run_due_schedules(now: datetime | None = None) -> list[int]:
     """Start an export for every due schedule (every org); returns the new export ids.
 
@@ -380,23 +409,22 @@ def member_may(user: Any, org: Organization, role: str) -> bool:
     return ctx is not None and ctx.has_role(role)
 
 
-def pause_schedule(schedule: ExportSchedule, reason: str, *, request: Any = None, actor: Any = None) -> None:
+def pause_schedule(schedule: ExportSchedule, reason: str, *, actor: Actor | None = None) -> None:
     schedule.enabled = False
     schedule.next_run_at = None
     schedule.save(update_fields=["enabled", "next_run_at"])
-    audit.record(request, "pause", schedule, {"enabled": {"from": True, "to": False}, "reason": reason,
-                                              "owner": schedule.owner.email}, org=schedule.org, actor=actor)
+    audit.record(actor, "pause", schedule, {"enabled": {"from": True, "to": False}, "reason": reason,
+                                            "owner": schedule.owner.email}, org=schedule.org)
 
 
-def end_member_access(org: Organization, user: Any, role: str | None, *, request: Any = None,
-                      actor: Any = None) -> None:
+def end_member_access(org: Organization, user: Any, role: str | None, *, actor: Actor | None = None) -> None:
     """Run in the transaction that removes a member (role None) or lowers their role: pause the schedules
     they may no longer hold (audited) and, when removed, cancel the exports they left unfinished. Their
     download links stop working by themselves: a link is served only while its requester is a member."""
     if role is None or ROLE_RANK[Role(role)] < ROLE_RANK[SCHEDULE_ROLE]:
         reason = "owner removed from the organization" if role is None else f"owner's role lowered to {role}"
         for schedule in ExportSchedule.objects.for_org(org).select_for_update().filter(owner=user, enabled=True):
-            pause_schedule(schedule, reason, request=request, actor=actor)
+            pause_schedule(schedule, reason, actor=actor)
     if role is None:
         unfinished = Export.objects.for_org(org).filter(created_by=user).exclude(status__in=FINISHED)
         unfinished.filter(status=ExportStatus.PENDING).update(status=ExportStatus.CANCELLED, cancel_requested=True,

@@ -19,6 +19,7 @@ Differences from the SQL stores, by design of the engine:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -143,7 +144,8 @@ class ClickHouseLogStore(SQLLogStore):
             events = [{"time_us": to_us(e.time), "name": e.name, "attributes": e.attributes} for e in s.events]
             rows.append((s.org_id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.service, s.kind, s.status,
                          s.status_message, start, end, max(0.0, (end - start) / 1000.0), _dumps(s.resource),
-                         _dumps(s.attributes), _dumps(events), keep[s.org_id]))
+                         _dumps(s.attributes), json.dumps(events, ensure_ascii=False, default=str),
+                         keep[s.org_id]))
         self.executor.insert(SPAN_TABLE, (*SPAN_COLUMNS, "retention_days"), rows)
         return len(rows)
 

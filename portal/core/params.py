@@ -137,15 +137,18 @@ def _parse_time_value(raw: str | float, name: str, now: datetime | None, code: s
 def time_range(start: str | float | datetime | None, end: str | float | datetime | None, *,
                max_span: timedelta, since: str | float | timedelta | None = None,
                default_span: timedelta = timedelta(hours=1), now: datetime | None = None,
-               assume_utc: bool = True, code: str | None = None) -> TimeRange:
+               assume_utc: bool = True, code: str | None = None,
+               names: tuple[str, str] = ("start", "end")) -> TimeRange:
     """`start` and `end` (end defaults to now); without `start`, `since` (or `default_span`) before end.
+    `names` are the parameters as the client sent them (e.g. `from`, `to`), for the messages.
 
     `code` replaces the specific codes (invalid_time, invalid_duration, invalid_range, range_too_large)
     for callers whose clients already rely on one code for every bad window."""
-    end_t = parse_time(end, "end", default=now or timezone.now(), now=now, assume_utc=assume_utc,
+    start_name, end_name = names
+    end_t = parse_time(end, end_name, default=now or timezone.now(), now=now, assume_utc=assume_utc,
                        code=code or "invalid_time")
     if start not in (None, ""):
-        start_t = parse_time(start, "start", now=now, assume_utc=assume_utc, code=code or "invalid_time")
+        start_t = parse_time(start, start_name, now=now, assume_utc=assume_utc, code=code or "invalid_time")
     else:
         span = parse_duration(since, "since", default=default_span, code=code or "invalid_duration")
         try:
@@ -153,7 +156,8 @@ def time_range(start: str | float | datetime | None, end: str | float | datetime
         except OverflowError as e:
             raise bad_param("since", code or "invalid_duration", "The time range reaches before the year 1.") from e
     if start_t >= end_t:
-        raise ServiceError(400, code or "invalid_range", "start must be before end.", {"start": start, "end": end})
+        raise ServiceError(400, code or "invalid_range", f"{start_name} must be before {end_name}.",
+                           {start_name: start, end_name: end})
     if end_t - start_t > max_span:
         raise ServiceError(400, code or "range_too_large",
                            f"The time range may span at most {_span_text(max_span)}.",

@@ -13,8 +13,9 @@ from rest_framework.response import Response
 
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
-from portal.tenancy import audit, services
+from portal.tenancy import services
 from portal.tenancy.api_base import OrgAPIView, OrgScopedGenericViewSet, OrgScopedViewSet
+from portal.tenancy.audit import actor_from
 from portal.tenancy.models import ApiToken, AuditEntry, IngestToken, Membership, Role
 from portal.tenancy.serializers import (
     ApiTokenCreateSerializer,
@@ -42,10 +43,8 @@ class CurrentOrgView(OrgAPIView):
     def patch(self, request: Request) -> Response:
         ser = OrganizationSerializer(self.org, data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
-        before = audit.snapshot(self.org)
-        org = ser.save()
-        audit.record(request, "update", org, audit.diff(before, audit.snapshot(org)))
-        return Response(ser.data)
+        org = services.update_org(actor_from(request), self.org, dict(ser.validated_data))
+        return Response(OrganizationSerializer(org).data)
 
 
 class MemberViewSet(OrgScopedViewSet):
@@ -63,7 +62,8 @@ class MemberViewSet(OrgScopedViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = MemberAddSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        m = services.add_member(self.org, ser.validated_data["email"], ser.validated_data["role"], request=request)
+        m = services.add_member(self.org, ser.validated_data["email"], ser.validated_data["role"],
+                                actor=actor_from(request))
         return Response(MembershipSerializer(m).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -71,11 +71,11 @@ class MemberViewSet(OrgScopedViewSet):
         role = json_object(request).get("role")
         if not role:
             raise ServiceError(400, "invalid", "role: this field is required.", {"role": ["required"]})
-        m = services.change_role(m, str(role), request=request)
+        m = services.change_role(m, str(role), actor=actor_from(request))
         return Response(MembershipSerializer(m).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.remove_member(self.get_object(), request=request)
+        services.remove_member(self.get_object(), actor=actor_from(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,13 +96,13 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.C
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = ApiTokenCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        token, secret = services.create_api_token(self.org, request.user, request=request,
+        token, secret = services.create_api_token(self.org, request.user, actor=actor_from(request),
                                                   via_token=self.org_ctx.token, **ser.validated_data)
         data = dict(TokenCreatedSerializer(token).data, token=secret)
         return Response(data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.revoke_token(self.get_object(), request=request)
+        services.revoke_token(self.get_object(), actor=actor_from(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -119,11 +119,12 @@ class IngestTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixin
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = IngestTokenSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        token, secret = services.create_ingest_token(self.org, ser.validated_data["name"], request=request)
+        token, secret = services.create_ingest_token(self.org, ser.validated_data["name"],
+                                                     actor=actor_from(request))
         return Response(dict(IngestTokenSerializer(token).data, token=secret), status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.revoke_token(self.get_object(), request=request)
+        services.revoke_token(self.get_object(), actor=actor_from(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,21 +4,24 @@
 `model.objects.for_org(request.org)`; subclasses narrow it
 in `scope_queryset` and may not override get_queryset/get_object/perform_create (checked at class
 creation, as PostHog's TeamAndOrgViewSetMixin does). The org is never read from the request body.
+Writes go to the viewset's `writes` service (`portal.tenancy.writes.ModelWrites`), not to the serializer:
+the serializer validates, the service writes and audits in one transaction.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.db import models, transaction
+from django.db import models
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from portal.tenancy import audit
+from portal.tenancy.audit import actor_from
 from portal.tenancy.context import OrgContext
 from portal.tenancy.models import Organization
 from portal.tenancy.permissions import org_ctx_of
+from portal.tenancy.writes import ModelWrites
 
 _GUARDED = ("get_queryset", "get_object", "perform_create")
 _DRF_WRITES = {
@@ -43,6 +46,8 @@ class OrgScopedGenericViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg
     model: ClassVar[type[models.Model]]
     required_role: ClassVar[str] = "viewer"
     audit_type: ClassVar[str] = ""
+    # The service that creates, updates and deletes `model` rows; a plain audited one when unset.
+    writes: ClassVar[ModelWrites[Any] | None] = None
     lookup_value_regex = "[^/]+"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -73,22 +78,20 @@ class OrgScopedGenericViewSet(viewsets.GenericViewSet):  # type: ignore[type-arg
             ctx["org"] = self.org
         return ctx
 
+    def get_writes(self) -> ModelWrites[Any]:
+        return self.writes or ModelWrites(self.model)
+
     def perform_create(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            obj = serializer.save(org=self.org)
-            audit.record(self.request, "create", obj, serializer.data)
+        data = dict(serializer.validated_data)
+        serializer.instance = self.get_writes().create(actor_from(self.request), self.org, data)
 
     def perform_update(self, serializer: serializers.BaseSerializer[Any]) -> None:
-        with transaction.atomic():
-            assert serializer.instance is not None
-            before = audit.snapshot(serializer.instance)
-            obj = serializer.save()
-            audit.record(self.request, "update", obj, audit.diff(before, audit.snapshot(obj)))
+        assert serializer.instance is not None
+        data = dict(serializer.validated_data)
+        serializer.instance = self.get_writes().update(actor_from(self.request), serializer.instance, data)
 
     def perform_destroy(self, instance: models.Model) -> None:
-        with transaction.atomic():
-            audit.record(self.request, "delete", instance, {})
-            instance.delete()
+        self.get_writes().delete(actor_from(self.request), instance)
 
 
 class OrgScopedViewSet(

@@ -1,18 +1,66 @@
-"""The audit log: every create/update/delete of org configuration goes through `record`."""
+"""The audit log: every create/update/delete of org configuration goes through `record`.
+
+Who made a change travels as one typed `Actor`, built once from the request (`actor_from`) by the view
+and handed to the service that does the write; tasks and commands act as `SYSTEM` or `Actor.of(user)`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
 from django.forms.models import model_to_dict
 from django.http import HttpRequest
+from rest_framework.request import Request
 
 from portal.core.client_ip import client_ip  # the client's address, behind trusted proxies too
+from portal.tenancy.context import OrgContext
 from portal.tenancy.models import AuditEntry, Organization
 
 # Never copied into the audit log, whatever the model calls them.
 _SECRET_FIELDS = {"secret_hash", "password", "secret", "token", "webhook_url", "routing_key", "bearer_token"}
+
+__all__ = ["SYSTEM", "Actor", "actor_from", "client_ip", "diff", "record", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: the signed-in user (None for the system), the org they act for, the API token
+    the request authenticated with and the client's address."""
+
+    user: Any = None  # an authenticated user model instance, or None
+    org: Organization | None = None
+    token_id: int | None = None
+    ip: str | None = None
+
+    @classmethod
+    def of(cls, user: Any, org: Organization | None = None) -> Actor:
+        """A user acting outside a request (a command, a task acting for the export's owner)."""
+        return cls(user=user if getattr(user, "is_authenticated", False) else None, org=org)
+
+    @property
+    def label(self) -> str:
+        return getattr(self.user, "email", "") or getattr(self.user, "username", "") or "system"
+
+
+SYSTEM = Actor()
+
+
+def actor_from(request: HttpRequest | Request) -> Actor:
+    """The actor of a request (DRF or plain Django), read once in the view."""
+    django_request: HttpRequest = getattr(request, "_request", request)
+    user = getattr(request, "user", None)
+    ctx = getattr(request, "auth", None)
+    if not isinstance(ctx, OrgContext):
+        ctx = getattr(django_request, "org_ctx", None)
+    org_ctx = ctx if isinstance(ctx, OrgContext) else None
+    return Actor(
+        user=user if getattr(user, "is_authenticated", False) else None,
+        org=org_ctx.org if org_ctx else None,
+        token_id=int(org_ctx.token.pk) if org_ctx and org_ctx.token is not None else None,
+        ip=client_ip(django_request),
+    )
 
 
 def snapshot(obj: models.Model) -> dict[str, Any]:
@@ -30,34 +78,23 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def record(
-    request: HttpRequest | Any | None,
-    action: str,
-    obj: models.Model,
-    changes: Any = None,
-    *,
-    org: Organization | None = None,
-    actor: Any = None,
-) -> AuditEntry:
-    """Record one change. The org is the object's own (or given); the actor the request's user."""
-    django_request: HttpRequest | None = getattr(request, "_request", request)
-    if actor is None and django_request is not None:
-        actor = getattr(django_request, "user", None)
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        actor = None
+def record(actor: Actor | None, action: str, obj: models.Model, changes: Any = None, *,
+           org: Organization | None = None) -> AuditEntry:
+    """Record one change, in the caller's transaction. The org is the object's own (or given)."""
+    actor = actor or SYSTEM
     if org is None:
         org = obj if isinstance(obj, Organization) else getattr(obj, "org", None)
     clean = {k: v for k, v in dict(changes or {}).items() if k not in _SECRET_FIELDS}
     return AuditEntry.objects.all_orgs().create(
         org=org,
-        actor=actor,
-        actor_label=getattr(actor, "email", "") or getattr(actor, "username", "") or "system",
+        actor=actor.user,
+        actor_label=actor.label,
         action=action,
         object_type=obj._meta.model_name or type(obj).__name__.lower(),
         object_id=str(obj.pk or ""),
         object_repr=str(obj)[:200],
         changes=_jsonable(clean),
-        ip=client_ip(django_request),
+        ip=actor.ip,
     )
 
 

@@ -18,6 +18,7 @@ from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy import services
 from portal.tenancy.api import AUDIT_FILTERS, filter_audit
+from portal.tenancy.audit import actor_from
 from portal.tenancy.models import AuditEntry, Organization
 from portal.tenancy.permissions import IsStaff
 from portal.tenancy.serializers import AuditEntrySerializer, OrganizationSerializer
@@ -37,7 +38,7 @@ class PlatformOrgsView(generics.ListCreateAPIView):  # type: ignore[type-arg]
         if not slug:
             raise ServiceError(400, "invalid", "slug: this field is required.", {"slug": ["required"]})
         org = services.create_org(slug, str(body.get("name", "")), str(body.get("label_value", "")),
-                                  request=request)
+                                  actor=actor_from(request))
         return Response(OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
 
 

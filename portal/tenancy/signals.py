@@ -2,8 +2,8 @@
 
 `access_reduced` is sent by `services.remove_member` and `services.change_role` (when the role goes down)
 inside their transaction, so a receiver's writes commit or roll back with the membership change itself.
-Keyword arguments: `org`, `user`, `role` (the new role; None when the member was removed), `request`,
-`actor`.
+Keyword arguments: `org`, `user`, `role` (the new role; None when the member was removed), `actor` (the
+`audit.Actor` who made the change, or None for the system).
 """
 
 from __future__ import annotations

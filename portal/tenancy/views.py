@@ -22,7 +22,7 @@ from django.views.generic import TemplateView
 from portal.errors import ServiceError
 from portal.tenancy import services, throttle
 from portal.tenancy.api import filter_audit
-from portal.tenancy.audit import client_ip
+from portal.tenancy.audit import actor_from, client_ip
 from portal.tenancy.auth import SESSION_ORG_KEY
 from portal.tenancy.context import context_for
 from portal.tenancy.models import ApiToken, AuditEntry, IngestToken, Membership, Organization, Role, TokenScope
@@ -102,17 +102,18 @@ class MembersView(OrgViewMixin, TemplateView):
                 form = MemberForm(request.POST)
                 if not form.is_valid():
                     return self.render_to_response(self.get_context_data(form=form), status=400)
-                services.add_member(self.org, form.cleaned_data["email"], form.cleaned_data["role"], request=request)
+                services.add_member(self.org, form.cleaned_data["email"], form.cleaned_data["role"],
+                                    actor=actor_from(request))
                 messages.success(request, f"{form.cleaned_data['email']} is now {form.cleaned_data['role']}.")
             else:
                 m = Membership.objects.for_org(self.org).filter(pk=request.POST.get("id") or 0).first()
                 if m is None:
                     raise Http404("No such member.")
                 if op == "role":
-                    services.change_role(m, request.POST.get("role", ""), request=request)
+                    services.change_role(m, request.POST.get("role", ""), actor=actor_from(request))
                     messages.success(request, f"{m.user.email} is now {m.role}.")
                 elif op == "remove":
-                    services.remove_member(m, request=request)
+                    services.remove_member(m, actor=actor_from(request))
                     messages.success(request, f"{m.user.email} was removed.")
         except ServiceError as e:
             messages.error(request, e.message)
@@ -151,13 +152,13 @@ class TokensView(OrgViewMixin, TemplateView):
                 if expires is not None and timezone.is_naive(expires):
                     expires = timezone.make_aware(expires)
                 _, secret = services.create_api_token(self.org, request.user, form.cleaned_data["name"],
-                                                      form.cleaned_data["scope"], expires, request=request)
+                                                      form.cleaned_data["scope"], expires, actor=actor_from(request))
                 request.session["new_token_secret"] = secret
             elif op == "create_ingest":
                 if not self.org_ctx.is_admin:
                     raise ServiceError(403, "permission_denied", "Only admins create ingest tokens.")
                 _, secret = services.create_ingest_token(self.org, request.POST.get("name") or "ingest",
-                                                         request=request)
+                                                         actor=actor_from(request))
                 request.session["new_token_secret"] = secret
             elif op in ("revoke", "revoke_ingest"):
                 model = ApiToken if op == "revoke" else IngestToken
@@ -169,7 +170,7 @@ class TokensView(OrgViewMixin, TemplateView):
                 token = qs.filter(pk=request.POST.get("id") or 0).first()
                 if token is None:
                     raise Http404("No such token.")
-                services.revoke_token(token, request=request)
+                services.revoke_token(token, actor=actor_from(request))
                 messages.success(request, f"Token {token.name} revoked.")
         except ServiceError as e:
             messages.error(request, e.message)

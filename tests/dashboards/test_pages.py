@@ -9,6 +9,7 @@ from django.test import Client
 
 from dashboards_app import services
 from dashboards_app.models import Dashboard
+from portal.tenancy.audit import Actor
 
 pytestmark = pytest.mark.django_db
 
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def dash(org_a: Any, alice: Any) -> Dashboard:
     d = services.create_dashboard(org_a, {"title": "Acme ops", "panels": [
-        {"type": "stat", "title": "Users", "targets": [{"expr": "sum(active_users)"}]}]}, alice)
-    return services.save_dashboard(org_a, d.uid, {"title": "Acme ops v2"}, alice)
+        {"type": "stat", "title": "Users", "targets": [{"expr": "sum(active_users)"}]}]}, Actor.of(alice))
+    return services.save_dashboard(org_a, d.uid, {"title": "Acme ops v2"}, Actor.of(alice))
 
 
 def test_list_shows_builtins_and_own_dashboards(web_alice: Client, dash: Dashboard) -> None:

@@ -34,7 +34,9 @@ def test_failing_panel_shows_its_error_others_load(transactional_db: Any, live_s
         {"id": 3, "title": "Backend rejects", "type": "timeseries", "targets": [{"expr": "mad_over_time(up[5m])"}],
          "gridPos": {"x": 16, "y": 0, "w": 8, "h": 6}},
     ]}
-    dash = services.create_dashboard(org_a, doc, alice)
+    from portal.tenancy.audit import Actor
+
+    dash = services.create_dashboard(org_a, doc, Actor.of(alice))
 
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     page = ctx.new_page()

@@ -19,8 +19,9 @@ from logs_app.exports import services as exports
 from logs_app.exports.models import Export, ExportSchedule
 from logs_app.store import get_store
 from portal.tenancy import services
+from portal.tenancy.audit import Actor
 from portal.tenancy.models import ApiToken, AuditEntry, Membership, Organization
-from tests.logs_ui.conftest import make_logs
+from tests.logs_explorer.conftest import make_logs
 
 
 @pytest.fixture(autouse=True)
@@ -155,7 +156,7 @@ def test_open_live_tail_ends_within_seconds_of_removal(live_server: Any, setting
         removed = False
         for line in resp.iter_lines():
             if not removed and line.startswith("id: "):
-                services.remove_member(Membership.objects.for_org(org_a).get(user=carol), actor=alice)
+                services.remove_member(Membership.objects.for_org(org_a).get(user=carol), actor=Actor.of(alice))
                 removed = True
             elif removed and line.startswith("id: "):
                 events_after_removal += 1

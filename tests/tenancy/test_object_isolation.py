@@ -43,9 +43,9 @@ NOT_ORG_ROWS = {
     "slug": "built-in dashboards are one shared, read-only catalogue",
     "name": "a label name to list values of, answered through the org-enforced PromQL path",
     "silence_id": "silences live in Alertmanager: alerts/test_live.py::test_silences_forced_to_org_and_cross_org_404",
-    "trace_id": "trace store rows: logs_ui/test_logs_traces_api.py::test_trace_detail_and_its_isolation",
-    "record_id": "log store rows: logs_ui/test_logs_traces_api.py::test_context_of_another_org_is_404",
-    "token": "signed, expiring links (export download: logs_ui/test_exports.py::"
+    "trace_id": "trace store rows: logs_explorer/test_logs_traces_api.py::test_trace_detail_and_its_isolation",
+    "record_id": "log store rows: logs_explorer/test_logs_traces_api.py::test_context_of_another_org_is_404",
+    "token": "signed, expiring links (export download: logs_explorer/test_exports.py::"
              "test_download_link_checks_signature_org_and_expiry; scrape relay: metrics_in/test_scrape_targets.py)",
     "uidb64": "Django's password reset link",
     "org_id": "signed Alertmanager webhook: alerts/test_channels.py::test_relay_hook_signs_and_only_serves_its_org",

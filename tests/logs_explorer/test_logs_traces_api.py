@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from logs_app.store import get_store
-from tests.logs_ui.conftest import TRACE_A, TRACE_B, make_logs
+from tests.logs_explorer.conftest import TRACE_A, TRACE_B, make_logs
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,25 @@ def test_tail_streams_new_records_and_is_org_bound(api_alice: Any, api_charlie: 
     resp = api_charlie.get("/api/v1/logs/tail/", {"cursor": first["cursor"]})
     assert resp.status_code == 404
     assert api_alice.get("/api/v1/logs/tail/", {"q": "level=("}).status_code == 400
+
+
+def test_one_record_shape_in_search_context_tail_and_trace(api_alice: Any, org_a: Any, seeded: Any) -> None:
+    """A log record is the same JSON object wherever the API hands it out."""
+    from django.utils import timezone
+
+    first = api_alice.get("/api/v1/logs/tail/", {"q": "level=error"}).json()
+    get_store().write_logs(make_logs(org_a, timezone.now(), n=10, prefix="shape-"))
+    tailed = api_alice.get("/api/v1/logs/tail/", {"q": "level=error", "cursor": first["cursor"]}).json()["records"]
+    record = tailed[0]
+    assert record["trace_id"] == TRACE_A and record["time"].endswith("Z")
+    assert set(record) == {"id", "time", "service", "level", "severity_number", "body", "trace_id", "span_id",
+                           "correlation_id", "user_id", "resource", "attributes"}
+    searched = api_alice.get("/api/v1/logs/search", {"q": "level=error", "start": "now-5m"}).json()["records"]
+    context = api_alice.get(f"/api/v1/logs/context/{record['id']}/").json()["record"]
+    in_trace = api_alice.get(f"/api/v1/traces/{TRACE_A}").json()["logs"]
+    assert [r for r in searched if r["id"] == record["id"]] == [record]
+    assert context == record
+    assert [r for r in in_trace if r["id"] == record["id"]] == [record]
 
 
 def test_trace_detail_and_its_isolation(api_alice: Any, api_charlie: Any, seeded: Any) -> None:
@@ -166,7 +185,7 @@ def test_tail_stream_sends_new_records_as_server_sent_events(web_alice: Any, web
     import re
 
     from logs_app.store import get_store
-    from tests.logs_ui.conftest import make_logs
+    from tests.logs_explorer.conftest import make_logs
 
     def read(url: str, **headers: str) -> tuple[Any, str]:
         r = web_alice.get(url, **headers)

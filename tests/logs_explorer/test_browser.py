@@ -17,7 +17,7 @@ from django.utils import timezone
 from logs_app.store import get_store
 from tests.browser.conftest import login
 from tests.conftest import PASSWORD
-from tests.logs_ui.conftest import TRACE_A, make_logs
+from tests.logs_explorer.conftest import TRACE_A, make_logs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -45,7 +45,7 @@ def test_search_record_trace_waterfall_export_download(page: Any, live_server: A
     assert set(page.locator("#results tr.rec .lvl").all_inner_texts()) == {"ERROR"}
     assert page.inner_text("#total") == "6"
     assert page.locator("#history-list .chip", has_text="level=error").count() == 1  # remembered
-    page.screenshot(path=str(output_dir / "logs_ui-1-search-level-error.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-1-search-level-error.png"), full_page=True)
 
     page.locator("#results tr.rec").first.click()
     detail = page.locator("#results tr.detail")
@@ -54,7 +54,7 @@ def test_search_record_trace_waterfall_export_download(page: Any, live_server: A
     detail.locator(".context-btn").click()
     detail.locator("table.ctx tr.here").wait_for()
     assert detail.locator("table.ctx tr").count() > 1
-    page.screenshot(path=str(output_dir / "logs_ui-2-record-expanded-context.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-2-record-expanded-context.png"), full_page=True)
 
     detail.locator("a.trace-link").click()
     page.wait_for_url(f"**/traces/{TRACE_A}/")
@@ -64,7 +64,7 @@ def test_search_record_trace_waterfall_export_download(page: Any, live_server: A
     assert page.locator("#trace-logs tr").count() == 6  # the trace's logs beside the waterfall
     page.locator("#waterfall .wf-row", has_text="GET /users/{id}").click()
     assert "user-service" in page.inner_text("#span-detail")
-    page.screenshot(path=str(output_dir / "logs_ui-3-trace-waterfall.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-3-trace-waterfall.png"), full_page=True)
 
     page.goto(live_server.url + "/o/acme/logs/?q=level%3Derror")
     page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 6")
@@ -73,15 +73,15 @@ def test_search_record_trace_waterfall_export_download(page: Any, live_server: A
     link.wait_for(timeout=20_000)
     with page.expect_download() as info:
         link.click()
-    target = output_dir / "logs_ui-export.csv.gz"
+    target = output_dir / "logs_explorer-export.csv.gz"
     info.value.save_as(str(target))
     rows = list(csv.DictReader(io.StringIO(gzip.decompress(target.read_bytes()).decode())))
     assert len(rows) == 6 and {r["level"] for r in rows} == {"error"}
-    page.screenshot(path=str(output_dir / "logs_ui-4-export-ready.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-4-export-ready.png"), full_page=True)
 
     page.goto(live_server.url + "/o/acme/exports/")
     page.locator("#exports td.status.st-done").first.wait_for()
-    page.screenshot(path=str(output_dir / "logs_ui-5-exports-page.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-5-exports-page.png"), full_page=True)
 
 
 def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a: Any, output_dir: Path) -> None:
@@ -103,7 +103,7 @@ def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a:
                            "Number(document.getElementById('total').textContent)")
     shown = page.locator("#results tr.rec").count()
     assert 0 < shown <= 30 and page.inner_text("#total") == str(shown)
-    page.screenshot(path=str(output_dir / "logs_ui-6-histogram-zoomed.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-6-histogram-zoomed.png"), full_page=True)
     page.click("#zoom-out")
     page.wait_for_function("document.querySelectorAll('#results tr.rec').length === 30")
 
@@ -128,7 +128,7 @@ def test_histogram_zoom_tail_and_correlation(page: Any, live_server: Any, org_a:
     page.locator("#results tr.rec", has_text="tailed-request 3").wait_for(timeout=10_000)
     # They came over the server-sent event stream, not by polling.
     assert any("/logs/tail/stream/" in url for url in requested)
-    page.screenshot(path=str(output_dir / "logs_ui-7-live-tail.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-7-live-tail.png"), full_page=True)
     page.click("#tail")
     page.wait_for_timeout(1500)  # the server notices the closed stream at its next poll, before teardown
 
@@ -144,7 +144,7 @@ def test_traces_service_map_and_performance(page: Any, live_server: Any, output_
     page.click("#trace-form button[type=submit]")
     page.wait_for_function("document.querySelectorAll('#traces tbody a').length === 1")
     assert "api-router → user-service" in page.inner_text("#edges")
-    page.screenshot(path=str(output_dir / "logs_ui-8-traces-service-map.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-8-traces-service-map.png"), full_page=True)
 
     page.goto(live_server.url + "/o/acme/performance/")
     page.wait_for_function("document.querySelectorAll('#endpoints tr.ep').length === 2")
@@ -152,7 +152,7 @@ def test_traces_service_map_and_performance(page: Any, live_server: Any, output_
     page.locator("#slowest tr.ep").first.click()
     page.wait_for_function("document.querySelectorAll('#latency-histogram .bars path').length > 0")
     assert "p95 2.50 s" in page.inner_text("#histo-title")
-    page.screenshot(path=str(output_dir / "logs_ui-9-performance.png"), full_page=True)
+    page.screenshot(path=str(output_dir / "logs_explorer-9-performance.png"), full_page=True)
 
 
 def test_a_parse_error_is_shown_under_the_cursor(page: Any, live_server: Any, output_dir: Path) -> None:
@@ -165,4 +165,4 @@ def test_a_parse_error_is_shown_under_the_cursor(page: Any, live_server: Any, ou
     query_line, caret_line = box.locator("pre").inner_text().split("\n")[:2]
     assert query_line == query
     assert caret_line.endswith("^") and len(caret_line) - 1 == len(query)  # the caret under the missing ")"
-    page.screenshot(path=str(output_dir / "logs_ui-parse-error.png"))
+    page.screenshot(path=str(output_dir / "logs_explorer-parse-error.png"))

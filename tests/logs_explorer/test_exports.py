@@ -17,7 +17,7 @@ from django.utils import timezone
 from logs_app.exports import links, services
 from logs_app.exports.models import Export, ExportSchedule, ExportStatus
 from logs_app.store import get_store
-from tests.logs_ui.conftest import make_logs
+from tests.logs_explorer.conftest import make_logs
 
 pytestmark = pytest.mark.django_db
 
