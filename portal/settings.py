@@ -280,6 +280,8 @@ LOGS_STORE = _str("LOGS_STORE", "auto")
 LOGS_STORE_URL = _str("LOGS_STORE_URL", "")
 if LOGS_STORE_URL and LOGS_STORE_URL.split(":", 1)[0] not in ("chdb", "clickhouse", "clickhouses"):
     raise ImproperlyConfigured(f"LOGS_STORE_URL={LOGS_STORE_URL!r}: expected chdb:///dir or clickhouse://host:8123/db")
+# With LOGS_STORE_URL=...?layout=otel: the resource attribute that carries the org in the Collector's tables.
+LOGS_COLLECTOR_ORG_ATTRIBUTE = _str("LOGS_COLLECTOR_ORG_ATTRIBUTE", "org_id")
 LOGS_MAX_RETENTION_DAYS = env.int("LOGS_MAX_RETENTION_DAYS", default=90)
 LOGS_MAX_BODY_CHARS = env.int("LOGS_MAX_BODY_CHARS", default=65536)
 LOGS_MAX_ATTRIBUTE_CHARS = env.int("LOGS_MAX_ATTRIBUTE_CHARS", default=4096)

@@ -3,7 +3,8 @@
 `LOGS_STORE` = "auto" (default: PostgreSQL when the default database is PostgreSQL, else SQLite),
 "postgres" or "sqlite", or a dotted path to a `LogStore` subclass (a Loki/Tempo adapter).
 `LOGS_STORE_URL`, when set, selects the ClickHouse store instead (clickhouse_exec.py): `chdb:///dir` runs
-the engine in process, `clickhouse://host:8123/db` talks to a server.
+the engine in process, `clickhouse://host:8123/db` talks to a server; `?layout=otel` reads the OpenTelemetry
+Collector's `otel_logs` / `otel_traces` tables instead (clickhouse_otel.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ __all__ = ["LogStore", "get_store"]
 @functools.cache
 def _store_for(kind: str, vendor: str, url: str = "") -> LogStore:
     if url:
+        from logs_app.store.clickhouse_otel import is_otel_url, otel_store_from_url
+
+        if is_otel_url(url):
+            return otel_store_from_url(url)
         from logs_app.store.clickhouse import ClickHouseLogStore
         from logs_app.store.clickhouse_exec import executor_from_url
 

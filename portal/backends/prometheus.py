@@ -6,11 +6,12 @@ It knows nothing about organizations: callers (metrics_app.federation) pass alre
 and the tenant headers. Errors are the one family of portal.backends.errors, split the way callers must
 react to them:
 
-- `BackendUnavailable` (transient): connection refused/reset, a 5xx → retried once, then a 502 naming
-  the datasource;
-- `BackendTimeout` (transient): our read timeout, a 504, or the backend's own `errorType: timeout` → 504;
-- `BackendRejected` (permanent): a 4xx; a 400/422 (bad PromQL, too many samples) becomes a 400 with the
-  backend's message, other 4xx (credentials, wrong path) are the operator's problem; never retried;
+- `BackendUnavailable` (transient): connection refused/reset, a 5xx or 429 → retried once;
+- `BackendTimeout` (transient): our read timeout, a 504, or the backend's own `errorType: timeout`; not
+  retried (the query already spent its budget);
+- `BackendRejected` (permanent): a 4xx. `is_bad_query` tells a 400/422 (bad PromQL, too many samples:
+  the asker's fault, answered with the backend's message) from the rest (credentials, a wrong path: the
+  operator's); never retried;
 - `BackendError` (permanent): a 2xx body that is not Prometheus JSON.
 """
 
@@ -32,10 +33,6 @@ from portal.backends.errors import (
 )
 
 __all__ = [
-    "BackendError",
-    "BackendRejected",
-    "BackendTimeout",
-    "BackendUnavailable",
     "PrometheusClient",
     "client_for",
     "is_bad_query",

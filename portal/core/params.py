@@ -28,7 +28,7 @@ _MILLISECONDS_FROM = 1e11
 _INTEGER = re.compile(r"[0-9]{1,18}")
 _MAX_SECONDS = timedelta.max.total_seconds()
 
-TIME_HELP = "RFC 3339, Unix seconds or now-15m"
+TIME_HELP = "RFC 3339 / ISO 8601, Unix seconds or now-15m"
 DURATION_HELP = "e.g. 30s, 15m, 1h30m, 7d"
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from portal.core.params import parse_time
 from portal.core.parsers import json_object
 from portal.errors import ServiceError
 from portal.tenancy import services
@@ -146,10 +146,7 @@ def filter_audit(qs: QuerySet[AuditEntry], params: Any) -> QuerySet[AuditEntry]:
         qs = qs.filter(actor_label__icontains=params["actor"])
     for key, lookup in (("since", "created_at__gte"), ("until", "created_at__lt")):
         if params.get(key):
-            when = parse_datetime(params[key])
-            if when is None:
-                raise ServiceError(400, "invalid", f"{key}: not an ISO 8601 time: {params[key]!r}.")
-            qs = qs.filter(**{lookup: when})
+            qs = qs.filter(**{lookup: parse_time(params[key], key, code="invalid")})
     return qs
 
 

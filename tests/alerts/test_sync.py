@@ -12,7 +12,7 @@ import yaml
 from alerts_app import render, sync
 from alerts_app.models import Channel, OrgSync, Rule, SyncState
 from alerts_app.secrets import write as write_secrets
-from portal.backends.alertmanager import BackendUnavailable
+from portal.backends.errors import BackendUnavailable
 from portal.tenancy.models import Organization
 from tests import procs
 

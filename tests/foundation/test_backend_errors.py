@@ -9,6 +9,7 @@ on demand (hang past a timeout, a proxy's 502 in front of them)."""
 from __future__ import annotations
 
 import pickle
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +115,21 @@ def test_the_family_survives_a_celery_round_trip() -> None:
         back = pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes, as Celery's result backend does
         assert type(back) is type(exc) and str(back) == str(exc) and back.status == exc.status
         assert back.transient is exc.transient
+
+
+def test_backends_are_called_only_from_portal_backends() -> None:
+    """Every backend call goes through a client in portal/backends (its timeouts, its error family): no
+    app module opens its own httpx client or calls httpx.get/post."""
+    root = Path(__file__).resolve().parents[2]
+    # Sends demo telemetry to this portal's own receivers, as an outside sender would: not a backend.
+    allowed = {Path("portal/core/management/commands/demo_telemetry.py")}
+    direct = re.compile(r"\bhttpx\.(Client|AsyncClient|get|post|put|patch|delete|head|request|stream)\(")
+    offenders = []
+    for app in sorted(p for p in root.iterdir() if p.is_dir() and (p.name == "portal" or p.name.endswith("_app"))):
+        for path in app.rglob("*.py"):
+            rel = path.relative_to(root)
+            if rel.parts[:2] == ("portal", "backends") or rel in allowed:
+                continue
+            offenders += [f"{rel}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1)
+                          if direct.search(line)]
+    assert offenders == []

@@ -79,16 +79,6 @@ ALLOWED = [
 ]
 
 
-@pytest.fixture
-def alert_files(tmp_path: Path, settings: Any) -> Path:
-    settings.PROMETHEUS_RULES_DIR = tmp_path / "rules"
-    settings.ALERTMANAGER_CONFIG_FILE = tmp_path / "am" / "alertmanager.yml"
-    settings.PROMETHEUS_URL = ""
-    settings.ALERTMANAGER_URL = ""
-    settings.PORTAL_VAR_DIR = tmp_path
-    (tmp_path / "rules").mkdir()
-    return tmp_path
-
 
 def import_file(annotations: dict[str, str], labels: dict[str, str] | None = None) -> str:
     rule = {"alert": "Imported", "expr": "up == 0", "labels": labels or {}, "annotations": annotations}

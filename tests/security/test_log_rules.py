@@ -4,10 +4,8 @@ others of every org still evaluate and fire), on the real log store and a real A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -24,23 +22,6 @@ RULE = {"name": "Auth failures", "kind": "log", "log_query": "auth_failure", "lo
         "log_window_minutes": 5, "severity": "critical"}
 
 
-@pytest.fixture
-def alert_files(tmp_path: Path, settings: Any) -> Path:
-    settings.PROMETHEUS_RULES_DIR = tmp_path / "rules"
-    settings.ALERTMANAGER_CONFIG_FILE = tmp_path / "am" / "alertmanager.yml"
-    settings.PROMETHEUS_URL = ""
-    settings.ALERTMANAGER_URL = ""
-    settings.PORTAL_VAR_DIR = tmp_path
-    (tmp_path / "rules").mkdir()
-    return tmp_path
-
-
-@pytest.fixture
-def am_proc(alert_files: Path, settings: Any) -> Iterator[procs.Proc]:
-    p = procs.start_alertmanager()
-    settings.ALERTMANAGER_URL = p.url
-    yield p
-    p.cleanup()
 
 
 @pytest.mark.parametrize(("query", "position"), [("foo(", 4), ("level>=loud", 0), ("a OR (b", 7),
