@@ -316,7 +316,3 @@ def _load_config(text: str | None) -> dict[str, Any]:
         except yaml.YAMLError:
             return {}
     return doc if isinstance(doc, dict) else {}
-
-
-def expected_receivers(org_id: int, channel_ids: Iterable[int]) -> set[str]:
-    return {f"org{org_id}-default", f"org{org_id}-history", *(f"org{org_id}-ch{c}" for c in channel_ids)}

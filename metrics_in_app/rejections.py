@@ -25,14 +25,6 @@ class Rejections:
         if len(self.messages) < MAX_MESSAGES and message not in self.messages:
             self.messages.append(message)
 
-    def merge(self, other: Rejections) -> None:
-        for reason, n in other.reasons.items():
-            self.reasons[reason] += n
-        self.count += other.count
-        for m in other.messages:
-            if len(self.messages) < MAX_MESSAGES and m not in self.messages:
-                self.messages.append(m)
-
     def message(self) -> str:
         more = sum(self.reasons.values()) and len(self.messages) >= MAX_MESSAGES
         return "; ".join(self.messages) + ("; …" if more else "")

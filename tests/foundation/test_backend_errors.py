@@ -133,3 +133,12 @@ def test_backends_are_called_only_from_portal_backends() -> None:
             offenders += [f"{rel}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1)
                           if direct.search(line)]
     assert offenders == []
+
+
+def test_task_retry_policy_follows_transient() -> None:
+    """A task that lists the family retries what may pass (down, slow) and never a refusal."""
+    from alerts_app.tasks import SYNC_RETRY
+
+    assert SYNC_RETRY.retries(BackendUnavailable("prometheus", "down"))
+    assert SYNC_RETRY.retries(BackendTimeout("alertmanager", "slow"))
+    assert not SYNC_RETRY.retries(BackendRejected("prometheus", "lifecycle API is not enabled", status=403))

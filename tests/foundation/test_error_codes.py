@@ -4,6 +4,7 @@ with the status it is used with, and docs/api-errors.md lists exactly the regist
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ERROR_CALLS = {"ServiceError", "json_error", "error_body", "prom_error"}
 # Form and serializer validation codes never reach the API: DRF's handler answers them as `invalid`.
 NOT_API_CODES = {"ValidationError"}
+CODE_SHAPE = re.compile(r"[a-z]+(?:_[a-z]+)*\Z")
 
 
 def _sources() -> list[Path]:
@@ -34,7 +36,31 @@ def _literal(node: ast.expr | None) -> object:
     return node.value if isinstance(node, ast.Constant) else None
 
 
-def scan(tree: ast.AST, where: str) -> tuple[list[tuple[int | None, str, str]], list[str]]:
+def _strings(node: ast.expr) -> list[str]:
+    """The string literals a code expression can evaluate to: `"x"`, `code or "x"`, `"x" if c else "y"`."""
+    if isinstance(node, ast.Constant):
+        return [node.value] if isinstance(node.value, str) else []
+    if isinstance(node, ast.BoolOp):
+        return [s for v in node.values for s in _strings(v)]
+    if isinstance(node, ast.IfExp):
+        return [*_strings(node.body), *_strings(node.orelse)]
+    return []
+
+
+def code_positions(trees: list[ast.AST]) -> dict[str, set[int]]:
+    """Helpers that take a `code` parameter (`bad_param(name, code, message)`): name -> its positions."""
+    positions: dict[str, set[int]] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = [a.arg for a in [*node.args.posonlyargs, *node.args.args] if a.arg not in ("self", "cls")]
+                if "code" in args:
+                    positions.setdefault(node.name, set()).add(args.index("code"))
+    return positions
+
+
+def scan(tree: ast.AST, where: str, helpers: dict[str, set[int]] | None = None,
+         ) -> tuple[list[tuple[int | None, str, str]], list[str]]:
     """([(status or None, code, where)], [problems with the shape of a code: dynamic ones])."""
     found: list[tuple[int | None, str, str]] = []
     dynamic: list[str] = []
@@ -46,16 +72,17 @@ def scan(tree: ast.AST, where: str) -> tuple[list[tuple[int | None, str, str]], 
                 status, code = _literal(node.args[0]), node.args[1]
                 if isinstance(code, ast.JoinedStr | ast.BinOp):
                     dynamic.append(f"{at}: {name}() builds its code at run time")
-                elif isinstance(literal := _literal(code), str):
-                    found.append((status if isinstance(status, int) else None, literal, at))
+                found += [(status if isinstance(status, int) else None, s, at) for s in _strings(code)]
             if name in NOT_API_CODES:
                 continue
+            for index in (helpers or {}).get(name, set()) if name not in ERROR_CALLS else set():
+                if index < len(node.args):
+                    found += [(None, s, at) for s in _strings(node.args[index]) if CODE_SHAPE.match(s)]
             for kw in node.keywords:
                 if kw.arg == "code":
                     if isinstance(kw.value, ast.JoinedStr | ast.BinOp):
                         dynamic.append(f"{at}: code= built at run time")
-                    elif isinstance(literal := _literal(kw.value), str):
-                        found.append((None, literal, at))
+                    found += [(None, s, at) for s in _strings(kw.value)]
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             args = node.args
             positional = [*args.posonlyargs, *args.args]
@@ -70,8 +97,10 @@ def scan(tree: ast.AST, where: str) -> tuple[list[tuple[int | None, str, str]], 
 def _scan_sources() -> tuple[list[tuple[int | None, str, str]], list[str]]:
     found: list[tuple[int | None, str, str]] = []
     dynamic: list[str] = []
-    for path in _sources():
-        f, d = scan(ast.parse(path.read_text(), str(path)), str(path.relative_to(ROOT)))
+    trees = {path: ast.parse(path.read_text(), str(path)) for path in _sources()}
+    helpers = code_positions(list(trees.values()))
+    for path, tree in trees.items():
+        f, d = scan(tree, str(path.relative_to(ROOT)), helpers)
         found += f
         dynamic += d
     return found, dynamic
@@ -94,9 +123,13 @@ def test_every_code_in_the_sources_is_registered_with_its_status() -> None:
     ('raise OutboundRefused("r", code="whatever")', [(None, "whatever")]),
     ('def f(reason: str, code: str = "forbidden_target") -> None: ...', [(None, "forbidden_target")]),
     ('raise forms.ValidationError("m", code="throttled")', []),
+    ('raise ServiceError(400, code or "invalid_range", "m")', [(400, "invalid_range")]),
+    ('c = 1\njson_error(s, "server_error" if s == 500 else "error", "m")', [(None, "server_error"), (None, "error")]),
+    ('bad_param("since", "invalid_duration", "The range is too long.")', [(None, "invalid_duration")]),
+    ('bad_param("since", "The range is too long.")', []),
 ])
 def test_the_scan_finds_literal_codes(source: str, expected: list[tuple[int | None, str]]) -> None:
-    found, dynamic = scan(ast.parse(source), "x.py")
+    found, dynamic = scan(ast.parse(source), "x.py", {"bad_param": {1}})
     assert [(s, c) for s, c, _ in found] == expected and not dynamic
 
 

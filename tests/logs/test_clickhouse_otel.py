@@ -4,9 +4,12 @@ exports' iteration and the performance pages, and no org sees another's. The eng
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -14,11 +17,14 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from logs_app import performance
+from logs_app.exports import services as export_services
+from logs_app.exports.models import ExportStatus
+from logs_app.otlp import receivers
 from logs_app.store import _store_for
 from logs_app.store.clickhouse_exec import ChdbExecutor
 from logs_app.store.clickhouse_otel import ClickHouseOtelStore, ReadOnlyStoreError, otel_store_from_url
 from tests.logs.chstore import RecordingExecutor, fresh_clickhouse_store
-from tests.logs.conftest import NOW, make_log
+from tests.logs.conftest import NOW, logs_request, make_log, post_otlp
 
 DB = "otel_collector"
 T0, T1 = NOW - timedelta(hours=1), NOW + timedelta(minutes=1)
@@ -95,6 +101,33 @@ CREATE TABLE IF NOT EXISTS {DB}.otel_traces (
 PARTITION BY toDate(Timestamp)
 ORDER BY (ServiceName, SpanName, toDateTime(Timestamp))
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1
+"""
+
+# The exporter's earlier logs DDL (example/default_ddl/logs.sql): no TimestampTime, Int32 severity.
+OTEL_LOGS_EARLIER_DDL = f"""
+CREATE TABLE IF NOT EXISTS {DB}.otel_logs_earlier (
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt32 CODEC(ZSTD(1)),
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber Int32 CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl String CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl String CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 1
+) ENGINE = MergeTree()
+TTL toDateTime("Timestamp") + toIntervalDay(180)
+PARTITION BY toDate(Timestamp)
+ORDER BY (ServiceName, SeverityText, toUnixTimestamp(Timestamp), TraceId)
+SETTINGS index_granularity=8192, ttl_only_drop_parts = 1
 """
 
 
@@ -178,9 +211,9 @@ def otel(db: Any) -> Iterator[ClickHouseOtelStore]:
     ex = shared.executor
     assert isinstance(ex, ChdbExecutor)
     ex.execute(f"CREATE DATABASE IF NOT EXISTS {DB}")
-    for ddl in (OTEL_LOGS_DDL, OTEL_TRACES_DDL):
+    for ddl in (OTEL_LOGS_DDL, OTEL_TRACES_DDL, OTEL_LOGS_EARLIER_DDL):
         ex.execute(ddl)
-    for table in ("otel_logs", "otel_traces"):
+    for table in ("otel_logs", "otel_traces", "otel_logs_earlier"):
         ex.execute(f"TRUNCATE TABLE {DB}.{table}")
     # Both orgs' rows, plus rows that belong to nobody: no org attribute on the resource (one claims an org
     # only in its record attributes, which is not where the org is read from).
@@ -231,6 +264,22 @@ def test_search_finds_collector_rows_and_only_the_orgs_own(otel: ClickHouseOtelS
 
 
 @pytest.mark.django_db
+def test_the_exporters_earlier_logs_table_reads_the_same(otel: ClickHouseOtelStore, org_a: Any,
+                                                         org_b: Any) -> None:
+    ex = otel.executor
+    assert isinstance(ex, ChdbExecutor)
+    _insert(ex, "otel_logs_earlier", [*collector_logs("acme"), *collector_logs("globex")])
+    recorder = RecordingExecutor(ex)
+    earlier = ClickHouseOtelStore(recorder, org_attribute="org_id", database=DB,  # type: ignore[arg-type]
+                                  logs_table="otel_logs_earlier")
+    assert bodies(earlier.search(org_a, "level>=warn", T0, T1).records) == ["payment failed for acme",
+                                                                             "slow upstream for acme"]
+    assert bodies(earlier.search(org_b, "cid=req-globex", T0, T1).records) == ["request accepted for globex"]
+    assert earlier.search(org_b, "cid=req-acme", T0, T1).records == []
+    assert not any("TimestampTime >=" in sql for sql, _ in recorder.statements)
+
+
+@pytest.mark.django_db
 def test_records_map_to_the_portal_fields(otel: ClickHouseOtelStore, org_a: Any) -> None:
     page = otel.search(org_a, "", T0, T1, limit=3)
     assert [r.body for r in page.records] == ["retrying payment for acme", "payment failed for acme",
@@ -261,6 +310,24 @@ def test_context_and_exports_iteration(otel: ClickHouseOtelStore, org_a: Any, or
                                           "payment failed for acme", "retrying payment for acme"]
     assert [r.body for r in otel.iter_records(org_b, "level>=warn", T0, T1, batch_size=1)] == [
         "slow upstream for globex", "payment failed for globex"]
+
+
+@pytest.mark.django_db
+def test_an_export_streams_the_orgs_collector_rows(otel: ClickHouseOtelStore, org_a: Any, alice: Any,
+                                                   settings: Any, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.EXPORTS_DIR = tmp_path / "exports"
+    monkeypatch.setattr("logs_app.store.get_store", lambda: otel)
+    export = export_services.create_export(org_a, alice, export_services.ExportRequest(
+        query="service=checkout OR level=warn", start=T0, end=T1, format="ndjson", gzip=True))
+    assert export_services.run_export(export.pk) == ExportStatus.DONE
+    export.refresh_from_db()
+    path = export.file_path()
+    assert path is not None
+    lines = [json.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines()]
+    assert [r["message"] for r in lines] == ["slow upstream for acme", "payment failed for acme",
+                                             "retrying payment for acme"]
+    assert export.rows_total == export.rows_written == 3
 
 
 @pytest.mark.django_db
@@ -318,8 +385,11 @@ def test_every_statement_carries_the_org_condition(otel: ClickHouseOtelStore, or
     list(store.iter_spans(org_a, "duration>1ms", T0, T1, batch_size=1))
     store.get_trace(org_a, trace_of("acme"))
     store.search_traces(org_a, "status=error", T0, T1)
-    assert len(recorder.statements) >= 12
-    for sql, params in recorder.statements:
+    # The one catalog lookup (does the logs table have TimestampTime?) reads no org data.
+    reads = [(sql, p) for sql, p in recorder.statements if "FROM system.columns" not in sql]
+    assert len(reads) == len(recorder.statements) - 1 and len(reads) >= 12
+    assert any("TimestampTime >=" in sql for sql, _ in reads)
+    for sql, params in reads:
         tables = len(re.findall(rf"FROM {DB}\.otel_(?:logs|traces)\b", sql))
         conditions = re.findall(r"ResourceAttributes\[\{(p\d+):String\}\] = \{(p\d+):String\}", sql)
         assert tables >= 1 and len(conditions) == tables, sql
@@ -350,3 +420,35 @@ def test_store_url_selects_the_collector_layout(otel: ClickHouseOtelStore, setti
     for bad in ("layout=otel&logs_table=x;drop", "layout=otel&colour=red", "layout=otel&org_attribute="):
         with pytest.raises(ImproperlyConfigured):
             otel_store_from_url(f"chdb://{path}?{bad}")
+
+
+@pytest.mark.django_db
+def test_the_api_serves_collector_rows_per_org(otel: ClickHouseOtelStore, api_bob: Any, api_charlie: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("logs_app.store.get_store", lambda: otel)
+    monkeypatch.setattr("logs_app.services.get_store", lambda: otel)
+    span = {"start": T0.isoformat(), "end": T1.isoformat()}
+    found = api_bob.get("/api/v1/logs/search", {"q": "level>=warn", **span}).json()["records"]
+    assert sorted(r["body"] for r in found) == ["payment failed for acme", "slow upstream for acme"]
+    assert api_charlie.get("/api/v1/logs/search", {"q": "cid=req-acme", **span}).json()["records"] == []
+    context = api_bob.get(f"/api/v1/logs/context/{found[0]['id']}/")
+    assert context.status_code == 200
+    assert api_charlie.get(f"/api/v1/logs/context/{found[0]['id']}/").status_code == 404
+
+    [trace] = api_bob.get("/api/v1/traces/search", {"q": "status=error", **span}).json()["traces"]
+    assert trace["trace_id"] == trace_of("acme")
+    assert len(api_bob.get(f"/api/v1/traces/{trace_of('acme')}").json()["spans"]) == 2
+    assert api_charlie.get(f"/api/v1/traces/{trace_of('acme')}").status_code == 404
+
+    endpoints = api_charlie.get("/api/v1/performance/", span).json()["endpoints"]
+    assert [(e["service"], e["endpoint"]) for e in endpoints] == [("api-router", "POST /v1/chat")]
+
+
+@pytest.mark.django_db
+def test_otlp_to_the_portal_is_refused_with_a_clear_answer(otel: ClickHouseOtelStore, client: Any, org_a: Any,
+                                                           ingest_a: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(receivers, "get_store", lambda: otel)
+    body = logs_request([{"body": "sent to the portal"}]).SerializeToString()
+    resp = post_otlp(client, "/otlp/v1/logs", body, ingest_a)
+    assert resp.status_code == 503 and b"ReadOnlyStoreError" in resp.content
+    assert otel.count(org_a, "", T0, T1) == 4
