@@ -403,7 +403,7 @@ class ClickHouseOtelStore(LogStore):
             return []
         trace_ids = [str(r[0]) for r in ids]
         marks = ", ".join(["%s"] * len(trace_ids))
-        view, vparams = self._view("spans", org, inner=f"lower(TraceId) IN ({marks})", inner_params=trace_ids)
+        view, vparams = self._view("spans", org, inner=f"TraceId IN ({marks})", inner_params=trace_ids)
         rows = self._run(f"SELECT trace_id, min(start_us), max(end_us), count(), countIf(status = 'error') "
                          f"FROM {view} GROUP BY trace_id", vparams)
         roots = self._run(f"SELECT trace_id, service, name FROM {view} WHERE parent_span_id = '' "

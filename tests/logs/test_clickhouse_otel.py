@@ -17,9 +17,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from logs_app import performance
+from logs_app import store as store_package
 from logs_app.exports import services as export_services
 from logs_app.exports.models import ExportStatus
-from logs_app.otlp import receivers
 from logs_app.store import _store_for
 from logs_app.store.clickhouse_exec import ChdbExecutor
 from logs_app.store.clickhouse_otel import ClickHouseOtelStore, ReadOnlyStoreError, otel_store_from_url
@@ -223,6 +223,12 @@ def otel(db: Any) -> Iterator[ClickHouseOtelStore]:
     yield ClickHouseOtelStore(ex, org_attribute="org_id", database=DB)
 
 
+def use_store(monkeypatch: pytest.MonkeyPatch, store: ClickHouseOtelStore) -> None:
+    """Make `get_store()` answer with `store`. Patched behind `get_store` itself: modules that imported it
+    by name (and those the first request imports) keep calling the real function."""
+    monkeypatch.setattr(store_package, "_store_for", lambda *args: store)
+
+
 def bodies(records: Any) -> list[str]:
     return sorted(r.body for r in records)
 
@@ -317,7 +323,7 @@ def test_an_export_streams_the_orgs_collector_rows(otel: ClickHouseOtelStore, or
                                                    settings: Any, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     settings.EXPORTS_DIR = tmp_path / "exports"
-    monkeypatch.setattr("logs_app.store.get_store", lambda: otel)
+    use_store(monkeypatch, otel)
     export = export_services.create_export(org_a, alice, export_services.ExportRequest(
         query="service=checkout OR level=warn", start=T0, end=T1, format="ndjson", gzip=True))
     assert export_services.run_export(export.pk) == ExportStatus.DONE
@@ -359,7 +365,7 @@ def test_service_pages_read_the_collector_spans(otel: ClickHouseOtelStore, org_a
     assert [s.service for s in otel.iter_spans(org_b, "service=checkout", T0, T1)] == ["checkout"]
     assert all(s.trace_id == trace_of("globex") for s in otel.iter_spans(org_b, "", T0, T1))
 
-    monkeypatch.setattr("logs_app.store.get_store", lambda: otel)
+    use_store(monkeypatch, otel)
     window = performance.window_from({"since": "1h", "end": T1.isoformat()})
     report = performance.analyse(org_a, window).as_dict()
     assert [(e["service"], e["endpoint"], e["count"], e["errors"]) for e in report["endpoints"]] == [
@@ -425,8 +431,7 @@ def test_store_url_selects_the_collector_layout(otel: ClickHouseOtelStore, setti
 @pytest.mark.django_db
 def test_the_api_serves_collector_rows_per_org(otel: ClickHouseOtelStore, api_bob: Any, api_charlie: Any,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("logs_app.store.get_store", lambda: otel)
-    monkeypatch.setattr("logs_app.services.get_store", lambda: otel)
+    use_store(monkeypatch, otel)
     span = {"start": T0.isoformat(), "end": T1.isoformat()}
     found = api_bob.get("/api/v1/logs/search", {"q": "level>=warn", **span}).json()["records"]
     assert sorted(r["body"] for r in found) == ["payment failed for acme", "slow upstream for acme"]
@@ -447,7 +452,7 @@ def test_the_api_serves_collector_rows_per_org(otel: ClickHouseOtelStore, api_bo
 @pytest.mark.django_db
 def test_otlp_to_the_portal_is_refused_with_a_clear_answer(otel: ClickHouseOtelStore, client: Any, org_a: Any,
                                                            ingest_a: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(receivers, "get_store", lambda: otel)
+    use_store(monkeypatch, otel)
     body = logs_request([{"body": "sent to the portal"}]).SerializeToString()
     resp = post_otlp(client, "/otlp/v1/logs", body, ingest_a)
     assert resp.status_code == 503 and b"ReadOnlyStoreError" in resp.content
