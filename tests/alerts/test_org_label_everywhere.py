@@ -57,7 +57,9 @@ def test_datasource_org_label_is_used_by_reads_ingest_and_rules(
     assert org_label(org_a) == ("tenant", "acme")
 
     # Ingest: the forced label is `tenant`; what the sender called `tenant` is kept as exported_tenant.
-    body = write_request([({"__name__": "shop_queue_depth", "tenant": "globex", "queue": "q1"}, [(now_ms(), 7.0)])])
+    # A minute old: "now" reads are aligned down to the cache's few seconds, and must still see it.
+    t = now_ms() - 60_000
+    body = write_request([({"__name__": "shop_queue_depth", "tenant": "globex", "queue": "q1"}, [(t, 7.0)])])
     resp = post_rw(Client(), ingest_a, body)
     assert resp.status_code == 204, resp.content
     [stored] = _series(prom, "shop_queue_depth")
