@@ -196,9 +196,10 @@ def preview(org: Organization, data: dict[str, Any], hours: int = 24, points: in
     rule = Rule(org=org, kind=kind, query=data.get("query", ""), expr=data.get("expr", ""),
                 comparator=data.get("comparator", ">"), threshold=data.get("threshold"))
     shown = rule.query if kind == RuleKind.THRESHOLD else rule.expr
-    step = max(15.0, hours * 3600 / points)
-    # Federation aligns ranges to the step (shared cache entries); ending on the next step boundary keeps
-    # the latest samples in the chart instead of up to one step behind.
+    # At most a minute between points, so the newest point always falls within Prometheus's 5-minute
+    # lookback of a sample written just now; federation aligns ranges to the step (shared cache entries),
+    # so the range ends on the next step boundary rather than up to one step behind.
+    step = max(15.0, min(60.0, hours * 3600 / points))
     end = math.ceil(time.time() / step) * step
     start = end - hours * 3600
     # Through federation, like any other read: the org's datasource, its guards and cache, and

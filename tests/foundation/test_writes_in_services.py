@@ -8,7 +8,7 @@ import ast
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from django.utils import timezone
@@ -99,9 +99,9 @@ def _state(org: Organization) -> dict[str, Any]:
 
 def _writes(org: Organization, actor: Actor, carol: Any) -> dict[str, Callable[[], Any]]:
     """One write of every service, each failing after (or at) its audit entry."""
-    rule = RuleFactory(org=org)
-    channel = ChannelFactory(org=org)
-    schedule = ExportScheduleFactory(org=org, owner=carol)
+    rule = cast(Rule, RuleFactory(org=org))
+    channel = cast(Channel, ChannelFactory(org=org))
+    schedule = cast(ExportSchedule, ExportScheduleFactory(org=org, owner=carol))
     ApiTokenFactory(org=org, user=carol, scope="write")
     return {
         "rule create": lambda: alerts.RULES.create(actor, org, RULE),
