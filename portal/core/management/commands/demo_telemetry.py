@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from portal.backends.errors import BackendError
+from portal.backends.otlp_sender import OtlpSender
 from portal.tenancy import services
 from portal.tenancy.auth import TokenError, ingest_token_org
 from portal.tenancy.models import Organization
@@ -146,15 +147,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         tokens = demo_tokens()
-        with httpx.Client(base_url=opts["portal"], timeout=10) as client:
+        sender = OtlpSender(opts["portal"])
+        try:
             while True:
                 for org, token in tokens.items():
                     logs, spans = otlp_bodies(org, opts["per_batch"])
                     for path, body in (("/otlp/v1/logs", logs), ("/otlp/v1/traces", spans)):
                         try:
-                            client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
-                        except httpx.HTTPError as e:
+                            sender.send(path, body, token)
+                        except BackendError as e:
                             self.stderr.write(f"{path}: {e}")
                 if opts["once"]:
                     return
                 time.sleep(opts["interval"])
+        finally:
+            sender.close()
