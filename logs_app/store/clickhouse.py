@@ -33,13 +33,11 @@ from logs_app.store.clickhouse_exec import EngineError, Executor, bind
 from logs_app.store.clickhouse_schema import migrate
 from logs_app.store.records import (
     ForeignCursorError,
-    HistogramBucket,
     LogPage,
     LogRecord,
     SpanRecord,
     decode_cursor,
     encode_cursor,
-    from_us,
     to_us,
 )
 from logs_app.store.sqlbase import (
@@ -151,22 +149,7 @@ class ClickHouseLogStore(SQLLogStore):
 
     # -- reads -------------------------------------------------------------------------------------
 
-    def histogram(self, org: Organization, query: str | Node, start: datetime, end: datetime,
-                  buckets: int = 60) -> list[HistogramBucket]:
-        where, params = self._where(query)
-        s_us, e_us = to_us(start), to_us(end)
-        step = max(1, -(-(e_us - s_us) // max(1, buckets)))
-        rows = self._run(
-            f"SELECT intDiv(time_us - %s, %s) AS b, level, count() FROM {LOG_TABLE} "
-            f"WHERE org_id = %s AND time_us >= %s AND time_us < %s AND {where} GROUP BY b, level",
-            [s_us, step, org.pk, s_us, e_us, *params])
-        out = [HistogramBucket(from_us(s_us + i * step), 0, {}) for i in range(buckets)]
-        for b, level, n in rows:
-            i = int(b)
-            if 0 <= i < buckets:
-                out[i].count += int(n)
-                out[i].by_level[level] = out[i].by_level.get(level, 0) + int(n)
-        return out
+    _HISTOGRAM_BUCKET = "intDiv(time_us - %s, %s)"
 
     def tail(self, org: Organization, query: str | Node, since_cursor: str | None = None,
              limit: int = 500) -> LogPage:

@@ -175,15 +175,21 @@ class SQLLogStore(LogStore):
                         f"AND {where}", [org.pk, to_us(start), to_us(end), *params], fetch="one")
         return int(row[0])
 
+    # The bucket of a record's time; integer division in PostgreSQL/SQLite (ClickHouse spells it intDiv).
+    _HISTOGRAM_BUCKET = "(time_us - %s) / %s"
+
+    def _log_source(self, org: Organization, s_us: int, e_us: int) -> tuple[str, list[Any]]:
+        """`<table> WHERE <org and window>` for one org's log records in [s_us, e_us), with its parameters."""
+        return f"{LOG_TABLE} WHERE org_id = %s AND time_us >= %s AND time_us < %s", [org.pk, s_us, e_us]
+
     def histogram(self, org: Organization, query: str | Node, start: datetime, end: datetime,
                   buckets: int = 60) -> list[HistogramBucket]:
         where, params = self._where(query)
         s_us, e_us = to_us(start), to_us(end)
         step = max(1, -(-(e_us - s_us) // max(1, buckets)))
-        rows = self._run(
-            f"SELECT (time_us - %s) / %s AS b, level, count(*) FROM {LOG_TABLE} "
-            f"WHERE org_id = %s AND time_us >= %s AND time_us < %s AND {where} GROUP BY 1, 2",
-            [s_us, step, org.pk, s_us, e_us, *params])
+        source, source_params = self._log_source(org, s_us, e_us)
+        rows = self._run(f"SELECT {self._HISTOGRAM_BUCKET} AS b, level, count(*) FROM {source} AND {where} "
+                         "GROUP BY b, level", [s_us, step, *source_params, *params])
         out = [HistogramBucket(from_us(s_us + i * step), 0, {}) for i in range(buckets)]
         for b, level, n in rows:
             i = int(b)
