@@ -74,7 +74,8 @@ def test_sync_retries_with_backoff_while_prometheus_is_down_then_loads_rules(tmp
         worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "solo",
                                    "--loglevel", "WARNING"], cwd=ROOT, env=env, stdout=log, stderr=log,
                                   start_new_session=True)
-    client = Celery("probe", broker=broker.url, backend=broker.url)
+    # Not the current app: a later shared_task in this process must still resolve to the portal's (eager) app.
+    client = Celery("probe", broker=broker.url, backend=broker.url, set_as_current=False)
     prom: procs.Proc | None = None
     try:
         result = client.send_task("alerts_app.tasks.sync_org_task", args=[org_id])
