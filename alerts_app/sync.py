@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from metrics_app import platform_series
 from metrics_app.labels import one_lookup
 from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendError, BackendUnavailable
@@ -156,6 +157,7 @@ def _sync(org_ids: list[int] | None) -> SyncReport:
         checks.atomic_write(render.rules_path(org_id), text)
         report.files_written += 1
     if full:
+        report.files_written += platform_series.write_rules_file()  # the platform series' own rule file
         report.files_removed = _remove_orphans(set(texts))
     for org_id, msg in plan.org_errors.items():
         log.warning("org %s: %s", org_id, msg)

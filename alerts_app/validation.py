@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from dashboards_app.interpolate import expand_prices  # $__price_per_1k(…) → the staff price table
 from metrics_app.labels import org_label
 from portal.tenancy.models import Organization
 
@@ -52,9 +53,10 @@ def valid_duration(value: str) -> bool:
 
 def enforce_promql(org: Organization, query: str) -> str:
     """The metrics app's enforcer: every selector gets the org matcher; another org's matcher raises."""
+    from metrics_app.platform_series import allowed_names
     from metrics_app.promql import enforce
 
-    return enforce(query, *org_label(org))
+    return enforce(expand_prices(query), *org_label(org), allowed_names)  # platform series read with org_id=""
 
 
 def promql_problem(org: Organization, query: str) -> tuple[str, str] | None:
@@ -75,8 +77,8 @@ def promql_problem(org: Organization, query: str) -> tuple[str, str] | None:
 def rule_expression(org: Organization, rule: Any) -> str:
     """The PromQL the user means, before enforcement: threshold rules become `(query) cmp value`."""
     if rule.kind == RuleKind.THRESHOLD:
-        return f"({rule.query}) {rule.comparator} {_number(rule.threshold)}"
-    return str(rule.expr)
+        return expand_prices(f"({rule.query}) {rule.comparator} {_number(rule.threshold)}")
+    return expand_prices(str(rule.expr))
 
 
 def _number(value: float | None) -> str:

@@ -14,7 +14,7 @@ from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 from portal.tenancy.views_base import org_view
 
-from . import services, sync
+from . import links, services, sync
 from .catalog import TEMPLATES
 from .models import Channel, Rule, Severity
 
@@ -37,9 +37,16 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         sev = a.get("labels", {}).get("severity", "")
         counts[sev] = counts.get(sev, 0) + 1
     rules = Rule.objects.for_org(org).order_by("name")
+    history = services.history(org, 50)
+    # Each alert and notification links to its rule, its expression in Explore and its service's signals.
+    named = links.rules_of(org, [*alerts, *history])
+    for a in alerts:
+        a["links"] = links.for_alert(org, a.get("labels") or {}, a.get("startsAt"), named)
+    for e in history:
+        e["links"] = links.for_alert(org, e["labels"], e["starts_at"], named, e["ends_at"])
     return render(request, "alerts_app/list.html", {
         "org": org, "alerts": alerts, "counts": counts, "backend_error": backend_error, "rules": rules,
-        "history": services.history(org, 50), "status": sync.org_sync_status(org),
+        "history": history, "status": sync.org_sync_status(org),
         "page_config": page_config(request, "alerts")})
 
 

@@ -4,9 +4,11 @@ from django.urls import URLPattern, URLResolver, path
 from rest_framework.routers import SimpleRouter
 
 from dashboards_app import api
+from dashboards_app.prices import api as prices_api
 
 router = SimpleRouter()
 router.register("dashboards", api.DashboardViewSet, basename="dashboard")
+router.register("model-prices", prices_api.ModelPriceViewSet, basename="model-price")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("builtin-dashboards/", api.BuiltinListView.as_view(), name="builtin-dashboard-list"),

@@ -3,6 +3,9 @@
 Interpolation is text substitution into a query that federation then parses and org-enforces, so a
 variable value can never widen a query beyond the org; values are still checked (no quotes or
 backslashes) so that a value cannot change the shape of the query it is put into.
+
+`$__price_per_1k(input)` / `$__price_per_1k(output)` become the staff price table as a selector-free
+PromQL vector (dashboards_app/pricing.py), before anything else, so the enforcer sees the prices too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time as _time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dashboards_app import pricing
 from portal.core import params
 from portal.errors import ServiceError
 
@@ -27,6 +31,7 @@ _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?\}"
                      r"|\[\[([A-Za-z_][A-Za-z0-9_]*)\]\]|\$([A-Za-z_][A-Za-z0-9_]*)")
 _UNSAFE_VALUE = re.compile(r'["\\\n`]')
 _REGEX_META = re.compile(r"([.+*?()|\[\]{}^$\\])")
+_PRICE_MACRO = re.compile(r"\$__price_per_1k\(\s*(input|output)\s*\)")
 
 
 def parse_time(value: str | float | int | None, now: float | None = None, *, default: float | None = None) -> float:
@@ -64,10 +69,21 @@ def fmt_duration(seconds: float) -> str:
     return f"{seconds}s"
 
 
+def month_to_date_seconds(at: float) -> int:
+    """Seconds from the start of `at`'s UTC month to `at` (at least 1, a range must not be empty)."""
+    moment = datetime.fromtimestamp(at, tz=UTC)
+    month_start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int(at - month_start.timestamp()))
+
+
 def macros(start: float, end: float, step: int) -> dict[str, str]:
     rng = max(1, int(end - start))
     rate = max(step + SCRAPE_INTERVAL_S, 4 * SCRAPE_INTERVAL_S)
+    # Instant panels are evaluated at `end` rounded up to the step (dashboards_app/querying.py): the month
+    # to date is measured from there, so that it starts exactly at the month's first second.
+    at = -(-int(end) // max(1, step)) * max(1, step)
     return {
+        "__month_to_date": fmt_duration(month_to_date_seconds(at)),
         "__interval": fmt_duration(step),
         "__interval_ms": str(step * 1000),
         "__rate_interval": fmt_duration(rate),
@@ -96,9 +112,25 @@ def _escape_one(value: str) -> str:
     return value
 
 
+def expand_prices(expr: str) -> str:
+    """`$__price_per_1k(input|output)` → the price vector; pricing.NoPricesSet when the table is empty."""
+    if "$__price_per_1k" not in expr:
+        return expr
+    vectors: dict[str, str] = {}
+
+    def repl(m: re.Match[str]) -> str:
+        token_type = m.group(1)
+        if token_type not in vectors:
+            vectors[token_type] = pricing.price_vector(token_type)
+        return vectors[token_type]
+
+    return _PRICE_MACRO.sub(repl, expr)
+
+
 def interpolate(expr: str, variables: dict[str, str | list[str]], builtins: dict[str, str]) -> str:
-    """Replace $var, ${var}, ${var:fmt}, [[var]] and Grafana macros; unknown names are left as they are
-    (the parser then reports them at their position)."""
+    """Replace the price macros, $var, ${var}, ${var:fmt}, [[var]] and Grafana macros; unknown names are left
+    as they are (the parser then reports them at their position)."""
+    expr = expand_prices(expr)
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1) or m.group(3) or m.group(4)

@@ -84,3 +84,23 @@ class QueryHistory(OrgOwned):
         return self.query[:60]
 
 
+
+
+class ModelPrice(models.Model):
+    """What one model costs per 1,000 tokens, in USD: a platform-wide table kept by staff.
+
+    Not org-owned (every org pays the same list price), so it has no `org` and no OrgManager; members read it,
+    only staff write it (dashboards_app/prices/). Spend is computed in PromQL from it (dashboards_app/pricing.py).
+    """
+
+    model = models.CharField(max_length=200, unique=True,
+                             help_text="The gen_ai_request_model label value, e.g. gpt-4o.")
+    usd_per_1k_input = models.DecimalField(max_digits=12, decimal_places=6)
+    usd_per_1k_output = models.DecimalField(max_digits=12, decimal_places=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["model"]
+
+    def __str__(self) -> str:
+        return self.model

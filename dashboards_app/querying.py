@@ -45,6 +45,15 @@ def query_range(org: Organization, expr: str, start: float, end: float, step: in
     return federation.query_range(org, expr, start_a, end_a, step, cross_org=cross_org)
 
 
+def history(org: Organization, expr: str, end: float, seconds: int, step: int,
+            cross_org: Any = None) -> dict[str, Any]:
+    """A long, coarse range for forecasting (dashboards_app/forecast.py): `seconds` of history ending at
+    the last step boundary at or before `end`, never in the future (a point evaluated ahead of the newest
+    sample would only repeat it), aligned so that refreshes within one step share the cached answer."""
+    end_a = (int(end) // step) * step
+    return federation.query_range(org, expr, end_a - (seconds // step) * step, end_a, step, cross_org=cross_org)
+
+
 def query_instant(org: Organization, expr: str, at: float, step: int = 5, cross_org: Any = None) -> dict[str, Any]:
     at_a = -(-int(at) // step) * step  # rounded up, like a range's end
     return federation.query(org, expr, time=at_a, cross_org=cross_org)

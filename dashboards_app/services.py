@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from dashboards_app import builtin, grafana, interpolate, querying, spec
+from dashboards_app import builtin, forecast, grafana, interpolate, pricing, querying, spec
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
 from portal.errors import ServiceError
 from portal.tenancy import audit
@@ -213,8 +213,12 @@ def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]
     builtins = interpolate.macros(start, end, step)
     results = []
     for t in targets:
-        expr = interpolate.interpolate(t["expr"], variables, builtins)
-        item: dict[str, Any] = {"refId": t.get("refId", "A"), "legend": t.get("legend", ""), "expr": expr}
+        item: dict[str, Any] = {"refId": t.get("refId", "A"), "legend": t.get("legend", ""), "expr": t["expr"]}
+        try:
+            expr = item["expr"] = interpolate.interpolate(t["expr"], variables, builtins)
+        except pricing.NoPricesSet as exc:  # this target says so; the panel's other targets still draw
+            results.append({**item, "error": {"status": exc.status_code, "code": exc.code, "message": exc.message}})
+            continue
         try:
             if panel_type in ("table", "bar"):
                 data = querying.query_instant(org, expr, end, step, cross_org)
@@ -256,8 +260,9 @@ def _panel_data(org: Organization, doc: dict[str, Any], panel_ids: list[int] | N
         if panel["type"] in ("text", "placeholder") or not panel["targets"]:
             panels[str(panel["id"])] = {"targets": []}
             continue
-        panels[str(panel["id"])] = {"targets": run_targets(org, panel["type"], panel["targets"], values,
-                                                           start, end, step, cross_org)}
+        results = run_targets(org, panel["type"], panel["targets"], values, start, end, step, cross_org)
+        forecast.attach(org, panel, results, values, start, end, step, cross_org)
+        panels[str(panel["id"])] = {"targets": results}
     return {"start": start, "end": end, "step": step, "variables": values, "options": options, "panels": panels,
             "scope": "platform" if cross_org is not None else "org"}
 

@@ -108,6 +108,41 @@ def _grid(value: Any, path: str, index: int) -> dict[str, int]:
     return grid
 
 
+FORECAST_METHODS = ("linear", "seasonal")
+# (default, min seconds, max seconds) of the forecast's durations; history stays within the query range
+# limit (METRICS_MAX_RANGE_SECONDS defaults to 32 d).
+_FORECAST_DURATIONS = {"horizon": ("30d", 3600, 366 * 86400), "history": ("7d", 3600, 32 * 86400),
+                       "season": ("1d", 3600, 7 * 86400)}
+
+
+def _forecast(value: Any, path: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
+    """A timeseries panel's forecast (dashboards_app/forecast.py): which target, method, how far ahead,
+    how much history to fit on, and the limit (a number, or a PromQL expression read at the range's end)."""
+    if not isinstance(value, dict):
+        raise _bad(path, "must be an object with method, horizon, history, limit or limit_expr")
+    method = value.get("method", "linear")
+    if method not in FORECAST_METHODS:
+        raise _bad(f"{path}.method", f"must be one of {', '.join(FORECAST_METHODS)}")
+    out: dict[str, Any] = {"method": method}
+    for key, (default, low, high) in _FORECAST_DURATIONS.items():
+        text = _str(value.get(key) or default, f"{path}.{key}", max_len=10)
+        if not _DURATION.match(text) or not low <= _seconds(text) <= high:
+            raise _bad(f"{path}.{key}", f"must be a duration like {default}, between {low // 3600}h and "
+                                        f"{high // 86400}d")
+        out[key] = text
+    refs = [t["refId"] for t in targets]
+    target = _str(value.get("target") or (refs[0] if refs else "A"), f"{path}.target", max_len=10)
+    if refs and target not in refs:
+        raise _bad(f"{path}.target", f"must be the refId of one of the panel's queries ({', '.join(refs)})")
+    out["target"] = target
+    out["limit"] = _num(value.get("limit"), f"{path}.limit")
+    out["limit_expr"] = _str(value.get("limit_expr", ""), f"{path}.limit_expr", max_len=4000)
+    if out["limit"] is not None and out["limit_expr"]:
+        raise _bad(path, "give either limit or limit_expr, not both")
+    out["limit_label"] = _str(value.get("limit_label", ""), f"{path}.limit_label", max_len=60)
+    return out
+
+
 def _panel(value: Any, path: str, index: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _bad(path, "must be an object")
@@ -144,6 +179,10 @@ def _panel(value: Any, path: str, index: int) -> dict[str, Any]:
         "gridPos": _grid(value.get("gridPos"), f"{path}.gridPos", index),
         "options": options,
     }
+    # Only when set (documents without one keep their shape), and only on timeseries panels: a panel
+    # switched to another type in the editor drops it rather than failing to save.
+    if value.get("forecast") is not None and ptype == "timeseries":
+        panel["forecast"] = _forecast(value["forecast"], f"{path}.forecast", panel["targets"])
     if ptype == "placeholder":
         panel["options"] = {**options, "reason": _str(options.get("reason", ""), f"{path}.options.reason")}
     return panel

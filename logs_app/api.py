@@ -13,7 +13,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from logs_app import services, tail
+from logs_app import services, tail, trace_analysis
 from logs_app.record_json import log_json, span_json
 from portal.core import params
 from portal.tenancy.api_base import OrgAPIView
@@ -89,9 +89,14 @@ class SpanSerializer(serializers.Serializer[Any]):
     events = serializers.ListField(child=serializers.DictField())
 
 
+class TraceSpanSerializer(SpanSerializer):
+    self_ms = serializers.FloatField(help_text="Duration minus the time covered by its children.")
+    critical_ms = serializers.FloatField(help_text="Time of this span on the trace's critical path (0: not on it).")
+
+
 class TraceSerializer(serializers.Serializer[Any]):
     trace_id = serializers.CharField()
-    spans = SpanSerializer(many=True)
+    spans = TraceSpanSerializer(many=True)
     logs = LogRecordSerializer(many=True)
 
 
@@ -188,5 +193,8 @@ class TraceDetailView(OrgAPIView):
     )
     def get(self, request: Request, trace_id: str) -> Response:
         trace = services.get_trace(self.org, trace_id)
-        return Response({"trace_id": trace.trace_id, "spans": [span_json(s) for s in trace.spans],
+        timing = trace_analysis.analyse(trace.spans)
+        spans = [{**span_json(s), "self_ms": timing[s.span_id].self_ms, "critical_ms": timing[s.span_id].critical_ms}
+                 for s in trace.spans]
+        return Response({"trace_id": trace.trace_id, "spans": spans,
                          "logs": [log_json(r) for r in trace.logs]})

@@ -118,3 +118,11 @@ def get_trace(org: Organization, trace_id: str) -> Trace:
     if trace is None:
         raise ServiceError(404, "not_found", "Trace not found.")
     return trace
+
+
+def exceptions(ctx: OrgContext, q: str, start: str | None, end: str | None, buckets: int) -> tuple[Search, object]:
+    """Exception span events of the window grouped by type and service (logs_app/store/exceptions.py)."""
+    from logs_app.store.exceptions import find_exceptions
+
+    s = resolve(ctx, q, start, end)
+    return s, _store_call(q, find_exceptions, get_store(), s.org, s.query, s.start, s.end, buckets=buckets)

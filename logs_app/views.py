@@ -1,4 +1,4 @@
-"""Browser pages: logs explorer, traces (search, service map, waterfall), performance, exports.
+"""Browser pages: logs explorer, traces (search, service map, waterfall), exports (services: service_views.py).
 
 The pages are thin shells: their scripts call the org-scoped REST API (`/api/v1/…`) with the session and
 `X-Portal-Org`, so the browser sees exactly what an API client sees. Non-members get 404 from org_view.
@@ -17,6 +17,7 @@ from logs_app import tail
 from portal.core.page_config import page_config
 from portal.errors import ServiceError, json_error
 from portal.tenancy.context import context_for
+from portal.tenancy.models import Role
 from portal.tenancy.views_base import org_view
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}\Z")
@@ -49,8 +50,26 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
 
 
 @org_view()
-def performance_page(request: HttpRequest) -> HttpResponse:
-    return _page(request, "performance.html", active="performance")
+def exceptions_page(request: HttpRequest) -> HttpResponse:
+    return _page(request, "exceptions.html", active="exceptions")
+
+
+@org_view()
+def compare_page(request: HttpRequest) -> HttpResponse:
+    """Two traces side by side (?a=&b=); either one unknown in this org → 404, as for one trace."""
+    from logs_app.store import get_store
+
+    ids = [request.GET.get(k, "").lower() for k in ("a", "b")]
+    for trace_id in ids:
+        if not _TRACE_ID.match(trace_id) or get_store().get_trace(request.org_ctx.org, trace_id) is None:  # type: ignore[attr-defined]
+            raise Http404("Trace not found.")
+    return _page(request, "trace_compare.html", active="traces", trace_a=ids[0], trace_b=ids[1])
+
+
+@org_view(required_role=Role.ADMIN)
+def security_page(request: HttpRequest) -> HttpResponse:
+    """Security investigation: a timeline per user, address or API key, and staff access (org admins)."""
+    return _page(request, "security.html", active="security")
 
 
 @org_view()

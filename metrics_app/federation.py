@@ -33,7 +33,7 @@ from portal.tenancy.audit import Actor
 from portal.tenancy.models import Organization
 
 from . import cache as result_cache
-from . import guards, promql
+from . import guards, platform_series, promql
 from .labels import org_label
 from .models import Datasource
 
@@ -264,7 +264,7 @@ def _enforce(org: Organization, ds: Datasource | None, text: str, cross_org: Cro
         if _unscoped(ds, cross_org):
             _require_staff(cross_org)
             return promql.normalize(text)
-        return promql.enforce(text, _label(org, ds), org.label_value)
+        return promql.enforce(text, _label(org, ds), org.label_value, platform_series.allowed_names)
     except promql.PromQLError as e:
         raise _promql_error(e, text) from e
 
@@ -275,7 +275,7 @@ def _enforce_matchers(org: Organization, ds: Datasource | None, match: list[str]
         if _unscoped(ds, cross_org):
             _require_staff(cross_org)
             return [promql.normalize_selector(m) for m in match]
-        return promql.enforce_matchers(match, _label(org, ds), org.label_value)
+        return promql.enforce_matchers(match, _label(org, ds), org.label_value, platform_series.allowed_names)
     except promql.PromQLError as e:
         raise _promql_error(e, " ".join(match)) from e
 

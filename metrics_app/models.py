@@ -133,3 +133,27 @@ class Datasource(HttpCredentials):
             is_default=True,
         )
 
+
+
+class PlatformSeries(models.Model):
+    """A recording rule every organization may read without its org matcher (metrics_app.platform_series).
+
+    Platform configuration, not org-owned: staff define it, the rule sync writes the enabled ones into
+    Prometheus, and the enforcer reads them with `org_id=""` instead of the org's matcher. The expression
+    is checked when saved through the API (metrics_app.platform_check): it must aggregate the org label
+    away, or every org could read every other org's series through it."""
+
+    name = models.CharField(max_length=200, unique=True,
+                            help_text="Recording-rule name, level:metric:operations (e.g. platform:service_up:ratio).")
+    expr = models.TextField(help_text="PromQL over the shared deployment's series; must aggregate the org label away.")
+    description = models.TextField(blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["name"]
+        verbose_name_plural = "platform series"
+
+    def __str__(self) -> str:
+        return self.name

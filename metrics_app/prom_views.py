@@ -88,7 +88,7 @@ class Params:
 def _authenticate(request: HttpRequest) -> OrgContext:
     raw = bearer_token(request)
     if raw is not None:
-        _, ctx = authenticate_api_token(raw)
+        _, ctx = authenticate_api_token(raw, request)
         return ctx
     if request.user.is_authenticated:
         slug = request.META.get(ORG_HEADER) or request.session.get(SESSION_ORG_KEY)

@@ -10,6 +10,12 @@ their query named another org instead of silently getting an empty answer:
 - `label=~"value"` is accepted only when the regex is exactly the literal value (no metacharacters);
 - `label="other"`, `label!=…`, `label=~…` (anything else) and `label!~…` are rejected.
 
+Platform series (metrics_app/platform_series.py) are the one exception: a selector with an *equality* on
+the metric name (`name{…}` or `{__name__="name"}`) naming an allowed platform series gets `label=""`
+instead of the org matcher. Every series it can select has that name and no org label, so nothing any
+org wrote is reachable through it. A regex on `__name__` never counts as naming a platform series (it
+is enforced like any other selector), so `{__name__=~"platform:.*|secret"}` stays confined to the org.
+
 The AST is printed by our own printer rather than the parser's `str()`: promql-parser 0.12 prints
 string escapes unescaped, prints `x[1h:]` as a matrix selector and `Inf` as `inf`, and its `transform`
 does not apply replacements. Printing ourselves also means the output is built only from parsed parts,
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 import promql_parser as pp
@@ -176,14 +183,66 @@ def _matcher_position(query: str, label: str) -> int | None:
     return m.start() if m else None
 
 
-class _Printer:
-    """Prints an AST back to PromQL, injecting `label="value"` into each selector when `label` is set."""
+def _check_platform_matchers(matchers: list[pp.Matcher], label: str, name: str, query: str) -> list[pp.Matcher]:
+    """A platform selector's matchers without `label=""` (re-added); any other matcher on `label` is
+    refused: a platform series carries no org label, so such a matcher can only mean a mistake."""
+    kept: list[pp.Matcher] = []
+    for m in matchers:
+        if m.name != label:
+            kept.append(m)
+            continue
+        op = _op(m)
+        if op == "=" and m.value == "":
+            continue
+        text = _matcher_str(op, m.name, m.value)
+        raise ForeignOrgMatcher(
+            f"matcher {text} on the organization label {label!r}: platform series {name!r} carries no "
+            f"organization label (it is read with {label}=\"\"); drop the matcher",
+            _matcher_position(query, label),
+            text,
+        )
+    return kept
 
-    def __init__(self, label: str | None, value: str, query: str) -> None:
+
+def _equality_names(vs: pp.VectorSelector) -> list[str]:
+    """Metric names the selector pins with an equality (`name{…}`, `{__name__="name"}`)."""
+    names = [vs.name] if vs.name else []
+    names += [m.value for m in vs.matchers.matchers if m.name == "__name__" and _op(m) == "="]
+    return names
+
+
+# The enforcer's view of the allow-list: the names, or a function returning them that is called only
+# for a query that needs it (metrics_app.platform_series.allowed_names, a cache read). The default is
+# none: a caller that does not pass the allow-list gets the strict enforcement.
+PlatformNames = Collection[str] | Callable[[], Collection[str]]
+
+
+class _Printer:
+    """Prints an AST back to PromQL, injecting `label="value"` into each selector when `label` is set
+    (`label=""` into selectors naming an allowed platform series)."""
+
+    def __init__(self, label: str | None, value: str, query: str, platform: PlatformNames = ()) -> None:
         self.label = label
         self.value = value
         self.query = query
         self.count = 0  # selectors seen, for tests and metrics
+        self._platform = platform
+        self.platform_selectors = 0
+
+    def platform_name(self, vs: pp.VectorSelector) -> str | None:
+        """The allowed platform series this selector names by equality, else None. Recording-rule names
+        always have a colon (checked when staff define one), so the allow-list (a cache read) is only
+        asked for selectors naming such a metric."""
+        names = [n for n in _equality_names(vs) if ":" in n]
+        if not names:
+            return None
+        if callable(self._platform):
+            self._platform = frozenset(self._platform())
+        for n in names:
+            # Every series the selector can match has this name (all equalities must hold).
+            if n in self._platform:
+                return n
+        return None
 
     def expr(self, n: pp.Expr) -> str:  # noqa: C901, PLR0911 - one branch per node type
         if isinstance(n, pp.VectorSelector):
@@ -229,12 +288,19 @@ class _Printer:
             raise PromQLSyntaxError("'or' inside selector braces is not supported", None)
         ms = list(matchers.matchers)
         parts: list[str] = []
+        value = self.value
         if self.label is not None:
-            ms = _check_matchers(ms, self.label, self.value, self.query)
+            platform = self.platform_name(vs)
+            if platform is not None:
+                ms = _check_platform_matchers(ms, self.label, platform, self.query)
+                value = ""
+                self.platform_selectors += 1
+            else:
+                ms = _check_matchers(ms, self.label, self.value, self.query)
         for m in ms:
             parts.append(_matcher_str(_op(m), _label_name(m.name), m.value))
         if self.label is not None:
-            parts.append(_matcher_str("=", self.label, self.value))
+            parts.append(_matcher_str("=", self.label, value))
         name = vs.name or ""
         return f"{name}{{{','.join(parts)}}}"
 
@@ -322,10 +388,12 @@ def _at_offset(at: pp.AtModifier | None, offset: timedelta | None) -> str:
 # ---------------------------------------------------------------- public API
 
 
-def enforce(query: str, label: str, value: str) -> str:
-    """The query with `label="value"` in every selector; raises PromQLSyntaxError / ForeignOrgMatcher."""
+def enforce(query: str, label: str, value: str, platform: PlatformNames = ()) -> str:
+    """The query with `label="value"` in every selector (`label=""` in those naming an allowed platform
+    series); raises PromQLSyntaxError / ForeignOrgMatcher. `platform`: the allowed names, or a function
+    returning them (the portal passes metrics_app.platform_series.allowed_names); default none."""
     expr = _parse(query)
-    return _Printer(label, value, query).expr(expr)
+    return _Printer(label, value, query, platform).expr(expr)
 
 
 def normalize(query: str) -> str:
@@ -333,19 +401,19 @@ def normalize(query: str) -> str:
     return _Printer(None, "", query).expr(_parse(query))
 
 
-def enforce_matchers(match: list[str], label: str, value: str) -> list[str]:
+def enforce_matchers(match: list[str], label: str, value: str, platform: PlatformNames = ()) -> list[str]:
     """Each `match[]` series selector enforced; an empty list means "the org's series" (`{label="value"}`)."""
     if not match:
         return ["{" + _matcher_str("=", label, value) + "}"]
-    return [enforce_selector(m, label, value) for m in match]
+    return [enforce_selector(m, label, value, platform) for m in match]
 
 
-def enforce_selector(selector: str, label: str, value: str) -> str:
+def enforce_selector(selector: str, label: str, value: str, platform: PlatformNames = ()) -> str:
     """One `match[]` entry: must be a plain vector selector (what Prometheus accepts there)."""
     expr = _parse(selector)
     if not isinstance(expr, pp.VectorSelector) or expr.at is not None or expr.offset is not None:
         raise PromQLSyntaxError(f"match[] must be a series selector, got {selector!r}", 0)
-    return _Printer(label, value, selector).selector(expr)
+    return _Printer(label, value, selector, platform).selector(expr)
 
 
 def normalize_selector(selector: str) -> str:

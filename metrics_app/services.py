@@ -1,4 +1,5 @@
-"""Datasource management (staff): atomic writes with audit; secrets set through the model's setters."""
+"""Datasource and platform series management (staff): atomic writes with audit; datasource secrets set
+through the model's setters; a platform series change drops the allow-list cache and queues the rule sync."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from portal.credentials import AuthType
 from portal.tenancy import audit
 from portal.tenancy.audit import Actor
 
-from . import federation
-from .models import Datasource
+from . import federation, platform_series
+from .models import Datasource, PlatformSeries
 
 SECRET_INPUTS = ("password", "bearer_token")
 
@@ -73,3 +74,37 @@ def test_datasource(actor: Actor, ds: Datasource) -> dict[str, Any]:
     result = federation.test_connection(ds)
     audit.record(actor, "test", ds, {"ok": result["ok"]}, org=None)
     return result
+
+
+# ---------------------------------------------------------------- platform series
+
+
+def save_platform_series(actor: Actor, series: PlatformSeries, data: dict[str, Any], action: str) -> PlatformSeries:
+    """Create or update (validated already), audited; the allow-list cache is dropped and the rule sync
+    queued once the transaction commits."""
+    with transaction.atomic():
+        before = audit.snapshot(series) if series.pk else {}
+        for field, value in data.items():
+            setattr(series, field, value)
+        series.save()
+        after = audit.snapshot(series)
+        audit.record(actor, action, series, audit.diff(before, after) if before else after, org=None)
+        _platform_series_changed()
+    return series
+
+
+def delete_platform_series(actor: Actor, series: PlatformSeries) -> None:
+    with transaction.atomic():
+        audit.record(actor, "delete", series, {}, org=None)
+        series.delete()
+        _platform_series_changed()
+
+
+def _platform_series_changed() -> None:
+    # Dropped now (this process reads the DB again) and after commit (a reader that refilled the cache
+    # from the old rows in between is corrected); the full rule sync writes the file and reloads.
+    platform_series.invalidate()
+    transaction.on_commit(platform_series.invalidate)
+    from alerts_app.tasks import reconcile_task
+
+    transaction.on_commit(reconcile_task.delay)

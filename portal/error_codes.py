@@ -71,6 +71,7 @@ CODES: dict[str, ErrorCode] = {
     "quota_exceeded": ErrorCode(409, "The organization already has as many of these as allowed."),
     "finished": ErrorCode(409, "The export has already finished, failed or been cancelled."),
     "running": ErrorCode(409, "The export is still running; cancel it first."),
+    "no_prices": ErrorCode(409, "Spend cannot be computed: the staff model price table is empty."),
     "body_too_large": ErrorCode(413, "The request body is larger than the configured limit."),
     "unsupported_media_type": ErrorCode(415, "The Content-Type is not one this endpoint reads."),
     "unsupported_encoding": ErrorCode(415, "The Content-Encoding is not one this endpoint reads."),

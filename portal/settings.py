@@ -289,6 +289,18 @@ LOGS_MAX_ATTRIBUTES = env.int("LOGS_MAX_ATTRIBUTES", default=128)
 LOGS_CORRELATION_ATTRIBUTES = env.list("LOGS_CORRELATION_ATTRIBUTES",
                                        default=["correlation_id", "request_id", "correlation.id", "x_request_id"])
 LOGS_USER_ATTRIBUTES = env.list("LOGS_USER_ATTRIBUTES", default=["user_id", "user.id", "enduser.id"])
+# Security investigation (logs_app/investigation.py): which log records are security events, and the
+# attributes that carry a client address or an API key, for the per-address and per-key timelines.
+SECURITY_EVENTS_QUERY = _str("SECURITY_EVENTS_QUERY", "auth_failure OR event=auth_failure OR event=login_failed")
+SECURITY_IP_ATTRIBUTES = env.list("SECURITY_IP_ATTRIBUTES", default=["client.address", "client_ip", "ip",
+                                                                      "net.peer.ip"])
+SECURITY_KEY_ATTRIBUTES = env.list("SECURITY_KEY_ATTRIBUTES", default=["api_key", "api_key_id", "token_id"])
+# Log attributes holding a duration, with the unit of a plain number in them ("123ms"-style strings carry their
+# own); `latency>500ms` (LOGS_DURATION_FIELDS) reads the first of them a record has (docs/logs.md, Durations).
+LOGS_DURATION_ATTRIBUTES = env.dict("LOGS_DURATION_ATTRIBUTES", default={
+    "latency": "ms", "duration": "ms", "elapsed": "ms", "latency_ms": "ms", "duration_ms": "ms", "elapsed_ms": "ms",
+    "http.server.request.duration": "s"})
+LOGS_DURATION_FIELDS = env.list("LOGS_DURATION_FIELDS", default=["latency", "duration", "elapsed"])
 LOGS_INGEST_MAX_CONCURRENCY = env.int("LOGS_INGEST_MAX_CONCURRENCY", default=16)
 LOGS_INGEST_RECORDS_PER_SECOND = env.int("LOGS_INGEST_RECORDS_PER_SECOND", default=0)
 # Seconds one log/trace read may run (statement_timeout on PostgreSQL, a progress handler on SQLite): 504 past it.

@@ -23,6 +23,8 @@ urlpatterns = [
     path("otlp/v1/", include("metrics_in_app.otlp_urls")),
     path("hooks/", include("alerts_app.hook_urls")),  # alerts_app: signed inbound Alertmanager webhooks
     path("platform/", include(tenancy_urls.platform_patterns)),
+    path("platform/", include("dashboards_app.prices.urls")),  # staff: model price table
+    path("platform/", include("metrics_app.platform_urls")),  # staff: platform series
     path("o/<slug:org_slug>/", include(tenancy_urls.org_patterns)),
     *[path("o/<slug:org_slug>/", include(f"{app}.urls")) for app in ORG_APPS],
 ]

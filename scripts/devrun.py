@@ -1,8 +1,10 @@
 """`make run`: the portal with live demo data on the embedded default.
 
 Migrates a SQLite database under var/, seeds demo orgs and an admin (login printed), then starts what is
-available on this machine — the demo workload, Prometheus (scraping it), Alertmanager, Redis and a Celery
-worker with beat — and the web server on http://127.0.0.1:8000. Ctrl-C stops everything it started.
+available on this machine — the demo deployment (dashboards_app/demo/workload.py: every instance of the
+shared platform's services), Prometheus (scraping each instance, evaluating the default platform recording
+rules), Alertmanager, Redis and a Celery worker with beat — and the web server on http://127.0.0.1:8000.
+Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -84,6 +86,19 @@ def ensure_backends_installed() -> None:
         subprocess.run(["bash", "scripts/system-deps.sh", "--backends-only"], cwd=ROOT, check=False)
 
 
+def write_platform_rules(manage: list[str], env: dict[str, str], rules_dir: Path) -> None:
+    """The default platform recording rules (metrics_app.platform_series), under the file name the
+    portal's rule sync uses, so that a later sync replaces the file instead of doubling the rules."""
+    code = ("import sys; from metrics_app import platform_series as p; "
+            "sys.stdout.write(p.rules_path().name + chr(10) + p.rules_yaml())")
+    r = subprocess.run([*manage, "shell", "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    if r.returncode != 0 or "\n" not in r.stdout:
+        print(f"  platform recording rules not written: {(r.stderr or r.stdout).strip()[-300:]}")
+        return
+    name, text = r.stdout.split("\n", 1)
+    (rules_dir / name).write_text(text)
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from dashboards_app.demo.workload import scrape_config  # stdlib-only module: no Django set-up needed
@@ -106,6 +121,8 @@ def main() -> None:
     manage = [PY, "manage.py"]
     print("migrating the database…")
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+    write_platform_rules(manage, env, rules_dir)
 
     print("starting local services:")
     workload_port = pick_port(9101)

@@ -116,6 +116,31 @@ def ingest_b(org_b: Organization) -> str:
     return services.create_ingest_token(org_b)[1]
 
 
+# Rows the data migrations ship (the platform-series allow-list, the model price list): a transactional
+# test's flush empties them for the tests after it, so they are put back after such a test.
+MIGRATION_SEEDS = [("metrics_app.migrations.0004_seed_platform_series", "seed"),
+                   ("dashboards_app.migrations.0002_modelprice", "seed_prices")]
+
+
+@pytest.fixture(autouse=True)
+def _migration_seeds_survive_flush(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    yield  # autouse, so torn down after the database fixtures: after the flush
+    marker = request.node.get_closest_marker("django_db")
+    if not ({"transactional_db", "live_server"} & set(request.fixturenames)
+            or (marker is not None and marker.kwargs.get("transaction"))):
+        return
+    import importlib
+
+    from django.apps import apps
+
+    from metrics_app import platform_series
+
+    with django_db_blocker.unblock():
+        for module, fn in MIGRATION_SEEDS:
+            getattr(importlib.import_module(module), fn)(apps, None)
+    platform_series.invalidate()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache

@@ -21,6 +21,7 @@ from alerts_app import models as alerts
 from dashboards_app import models as dashboards
 from dashboards_app import spec
 from logs_app.exports import models as exports
+from logs_app.saved_searches.models import SavedSearch
 from metrics_in_app import models as metrics_in
 from portal.tenancy import models as tenancy
 
@@ -230,6 +231,15 @@ class ExportFactory(OrgOwnedFactory):
     status = exports.ExportStatus.PENDING
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
 
+
+class SavedSearchFactory(OrgOwnedFactory):
+    class Meta:
+        model = SavedSearch
+
+    name = factory.Sequence(lambda n: f"errors of api {n}")
+    query = "level=error service=api"
+    window = "24h"
+    created_by = factory.LazyAttribute(lambda o: MembershipFactory(org=o.org, role=tenancy.Role.EDITOR).user)
 
 def _concrete_factories() -> dict[type[models.Model], type[DjangoModelFactory]]:
     found: dict[type[models.Model], type[DjangoModelFactory]] = {}

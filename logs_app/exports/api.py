@@ -184,7 +184,7 @@ def _caller(request: HttpRequest, org: Organization) -> tuple[bool, Any]:
     raw = bearer_token(request)
     if raw is not None:
         try:
-            user, ctx = authenticate_api_token(raw)
+            user, ctx = authenticate_api_token(raw, request)
         except TokenError:
             return False, None
         return ctx.org.pk == org.pk, user

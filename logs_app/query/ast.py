@@ -22,13 +22,16 @@ class Text:
 
 @dataclass(frozen=True)
 class Field:
-    """`name op value`. For numeric comparisons `number` holds the value (durations in milliseconds)."""
+    """`name op value`. For numeric comparisons `number` holds the value (durations in milliseconds) and
+    `unit` the literal's unit when it had one (`500ms` → 500.0, "ms"; `500` → 500.0, None). Which attributes
+    a duration comparison reads: logs_app/query/durations.py."""
 
     name: str
     op: str
     value: str
     position: int
     number: float | None = None
+    unit: str | None = None
 
 
 @dataclass(frozen=True)

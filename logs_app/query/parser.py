@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from logs_app.query.ast import COMPARISONS, And, Field, MatchAll, Node, Not, Or, Text
+from logs_app.query.durations import UNITS_TEXT, DurationLiteralError, parse_literal
 from logs_app.query.errors import QueryError
 
 MAX_QUERY_LENGTH = 4000
@@ -25,8 +26,6 @@ MAX_DEPTH = 50
 _OP_CHARS = "=!~<>"
 _STOP = set(" \t\r\n()\"") | set(_OP_CHARS)
 _FIELD_NAME = re.compile(r"^[A-Za-z_@][A-Za-z0-9_.\-@/]*\Z")
-_NUMBER = re.compile(r"^(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(ms|s|us|µs|m|h)?\Z")
-_UNIT_MS = {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, "m": 60_000.0, "h": 3_600_000.0}
 
 
 @dataclass(frozen=True)
@@ -188,20 +187,23 @@ class _Parser:
         self.take()
         value = value_tok.value
         number: float | None = None
-        if op.value in COMPARISONS:
-            m = _NUMBER.match(value) if value_tok.kind == "WORD" else None
-            if name_tok.value.lower() == "level":
-                number = None  # level comparisons use the severity order, checked by the compiler
-            elif m is None:
-                raise self.fail(f"{op.value!r} needs a number (units: us, ms, s, m, h), got {value!r}", value_tok)
-            else:
-                number = float(m.group(1)) * _UNIT_MS[m.group(2)]
+        unit: str | None = None
+        if op.value in COMPARISONS and name_tok.value.lower() != "level":
+            # (level comparisons use the severity order, checked by the compiler)
+            try:
+                literal = parse_literal(value) if value_tok.kind == "WORD" else None
+            except DurationLiteralError as e:
+                raise self.fail(str(e), value_tok) from e
+            if literal is None:
+                raise self.fail(f"{op.value!r} needs a number or a duration such as 500ms (units: {UNITS_TEXT}), "
+                                f"got {value!r}", value_tok)
+            number, unit = literal.ms(), literal.unit
         elif op.value in ("~", "!~"):
             try:
                 re.compile(value)
             except re.error as e:
                 raise self.fail(f"Invalid regular expression: {e.msg}", value_tok) from e
-        return Field(name_tok.value.lower(), op.value, value, name_tok.position, number)
+        return Field(name_tok.value.lower(), op.value, value, name_tok.position, number, unit)
 
 
 def parse(q: str) -> Node:

@@ -7,16 +7,18 @@ The org and time-range conditions are added by the store, not here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from logs_app.query.ast import And, Field, MatchAll, Node, Not, Or, Text
+from logs_app.query.ast import COMPARISONS, And, Field, MatchAll, Node, Not, Or, Text
+from logs_app.query.durations import DurationLiteral, DurationLiteralError, duration_target, parse_literal
 from logs_app.query.errors import QueryError
 from logs_app.query.parser import parse
 from logs_app.query.regex import re2_error
+from logs_app.store import durations
 from logs_app.store.records import LEVELS
 
 LEVEL_ALIASES = {
@@ -76,7 +78,9 @@ class Dialect:
             return "COALESCE(attributes->>%s, resource->>%s)"
         path = '$."' + key.replace('"', "") + '"'
         key_params.extend([path, path])
-        return "COALESCE(json_extract(attributes, %s), json_extract(resource, %s))"
+        # As text, as PostgreSQL's ->> gives it: json_extract returns a JSON number as an integer or real,
+        # which never equals the bound text of `status=200`.
+        return "CAST(COALESCE(json_extract(attributes, %s), json_extract(resource, %s)) AS TEXT)"
 
     def attr_number(self, key_params: list[Any], key: str) -> str:
         """An attribute as a number when it is one (JSON number or numeric string), else NULL."""
@@ -92,6 +96,12 @@ class Dialect:
                 "WHEN json_type(attributes, %s) = 'text' AND json_extract(attributes, %s) GLOB '*[0-9]*' "
                 "AND NOT json_extract(attributes, %s) GLOB '*[^0-9.eE+-]*' "
                 "THEN CAST(json_extract(attributes, %s) AS REAL) END)")
+
+    def attr_duration_ns(self, params: list[Any], attributes: Sequence[tuple[str, float]]) -> str:
+        """The first of `attributes` (key, nanoseconds of a plain number in it) that holds a duration, in
+        nanoseconds, else NULL: logs_app/store/durations.py."""
+        one = durations.postgres_ns if self.pg else durations.sqlite_ns
+        return durations.first_of([one(params, key, unit_ns) for key, unit_ns in attributes])
 
 
 POSTGRES = Dialect("postgresql")
@@ -130,6 +140,10 @@ class Compiler:
         column = self.columns.get(f.name)
         if f.name == "level" and column:
             return self._level(f, params)
+        if column is None:
+            duration = self._duration(f, params)
+            if duration is not None:
+                return duration
         if f.number is not None:
             if column in NUMERIC_COLUMNS:
                 params.append(f.number)
@@ -150,6 +164,36 @@ class Compiler:
         else:
             expr = column
         return self._string_op(expr, f, params, column)
+
+    def _duration(self, f: Field, params: list[Any]) -> str | None:
+        """A comparison of an attribute holding a duration (`latency>500ms`, `latency_ms<=2s`, `latency=123ms`),
+        or None when `f` is a plain numeric (`status>=500`) or string (`user=42`) comparison."""
+        key = _attr_key(f.name)
+        literal: DurationLiteral | None
+        if f.op in COMPARISONS:
+            literal = parse_literal(f.value)  # the parser has checked it
+            target = duration_target(f.name, key, has_unit=literal is not None and literal.unit is not None)
+        elif f.op in ("=", "!="):
+            # Equality is a duration's only on the names that hold durations; elsewhere `=1m` is text.
+            target = duration_target(f.name, key, has_unit=False)
+            if target is None:
+                return None
+            try:
+                literal = parse_literal(f.value)  # None (`latency=slow`): compared as text
+            except DurationLiteralError as e:
+                raise QueryError(str(e), f.position) from e
+        else:
+            return None
+        if target is None or literal is None:
+            return None
+        try:
+            threshold = literal.ns(target.plain_unit)
+        except DurationLiteralError as e:
+            raise QueryError(str(e), f.position) from e
+        # The first attribute holding a duration counts: one duration per record, so NOT inverts exactly.
+        expr = self.d.attr_duration_ns(params, [(attribute, float(durations.UNIT_NS[unit]))
+                                                for attribute, unit in target.attributes])
+        return durations.compare(expr, f.op, threshold, params)
 
     def _string_op(self, expr: str, f: Field, params: list[Any], column: str | None) -> str:
         value = f.value

@@ -43,6 +43,7 @@ from logs_app.store.records import (
 )
 
 if TYPE_CHECKING:
+    from logs_app.store.service_stats import ServiceStats
     from portal.tenancy.models import Organization
 
 
@@ -125,3 +126,11 @@ class LogStore(abc.ABC):
     def drop_partitions_before(self, cutoff: datetime) -> list[str]:
         """Drop whole time partitions ending at or before `cutoff` (all orgs; used with the largest
         retention any org has). Stores without partitions return []."""
+
+    # -- aggregates --------------------------------------------------------------------------------
+
+    def service_stats(self) -> ServiceStats:
+        """Per-service aggregates computed by the engine (service_stats.py); an adapter may override."""
+        from logs_app.store.service_stats import stats_for
+
+        return stats_for(self)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from logs_app.query.ast import Node
 from logs_app.query.errors import QueryError
 from logs_app.query.sql import Dialect
+from logs_app.store import durations
 from logs_app.store.budget import QueryBudgetExceeded, budget_seconds
 from logs_app.store.clickhouse_exec import EngineError, Executor, bind
 from logs_app.store.clickhouse_schema import migrate
@@ -83,6 +84,9 @@ class ClickHouseDialect(Dialect):
         return ("multiIf(JSONType(attributes, %s) IN ('Int64', 'UInt64', 'Double'), "
                 "JSONExtractFloat(attributes, %s), JSONType(attributes, %s) = 'String', "
                 "toFloat64OrNull(trimBoth(JSONExtractString(attributes, %s))), NULL)")
+
+    def attr_duration_ns(self, params: list[Any], attributes: Sequence[tuple[str, float]]) -> str:
+        return durations.clickhouse_json_ns(params, attributes)
 
 
 CLICKHOUSE = ClickHouseDialect("clickhouse")

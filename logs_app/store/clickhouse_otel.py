@@ -40,6 +40,7 @@ from logs_app.query.ast import Node
 from logs_app.query.errors import QueryError
 from logs_app.query.parser import parse
 from logs_app.query.sql import LEVEL_ALIASES, Compiler
+from logs_app.store import durations
 from logs_app.store.base import LogStore
 from logs_app.store.budget import QueryBudgetExceeded, budget_seconds
 from logs_app.store.clickhouse import ClickHouseDialect
@@ -87,6 +88,9 @@ class OtelDialect(ClickHouseDialect):
     def attr_number(self, key_params: list[Any], key: str) -> str:
         key_params.extend([key] * 2)
         return "if(mapContains(attributes, %s), toFloat64OrNull(trimBoth(attributes[%s])), NULL)"
+
+    def attr_duration_ns(self, params: list[Any], attributes: Sequence[tuple[str, float]]) -> str:
+        return durations.clickhouse_map_ns(params, attributes)
 
 
 OTEL = OtelDialect("clickhouse")

@@ -21,7 +21,7 @@ from portal.tenancy.models import AuditEntry, Organization
 # Never copied into the audit log, whatever the model calls them.
 _SECRET_FIELDS = {"secret_hash", "password", "secret", "token", "webhook_url", "routing_key", "bearer_token"}
 
-__all__ = ["SYSTEM", "Actor", "actor_from", "client_ip", "diff", "record", "snapshot"]
+__all__ = ["SYSTEM", "Actor", "actor_from", "client_ip", "diff", "record", "record_event", "snapshot"]
 
 
 @dataclass(frozen=True)
@@ -81,18 +81,26 @@ def _plain(value: Any) -> Any:
 def record(actor: Actor | None, action: str, obj: models.Model, changes: Any = None, *,
            org: Organization | None = None) -> AuditEntry:
     """Record one change, in the caller's transaction. The org is the object's own (or given)."""
-    actor = actor or SYSTEM
     if org is None:
         org = obj if isinstance(obj, Organization) else getattr(obj, "org", None)
+    return record_event(actor, action, org=org, object_type=obj._meta.model_name or type(obj).__name__.lower(),
+                        object_id=str(obj.pk or ""), object_repr=str(obj), changes=changes)
+
+
+def record_event(actor: Actor | None, action: str, *, org: Organization | None, object_type: str,
+                 object_id: str = "", object_repr: str = "", changes: Any = None,
+                 actor_label: str | None = None) -> AuditEntry:
+    """Record one event that is not a model change (a failed login for a name with no account, …)."""
+    actor = actor or SYSTEM
     clean = {k: v for k, v in dict(changes or {}).items() if k not in _SECRET_FIELDS}
     return AuditEntry.objects.all_orgs().create(
         org=org,
         actor=actor.user,
-        actor_label=actor.label,
+        actor_label=(actor_label if actor_label is not None else actor.label)[:254],
         action=action,
-        object_type=obj._meta.model_name or type(obj).__name__.lower(),
-        object_id=str(obj.pk or ""),
-        object_repr=str(obj)[:200],
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr[:200],
         changes=_jsonable(clean),
         ip=actor.ip,
     )

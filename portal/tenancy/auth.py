@@ -51,8 +51,9 @@ def _find_token(model: type[TokenBase], raw: str) -> Any:
     return token
 
 
-def authenticate_api_token(raw: str) -> tuple[Any, OrgContext]:
-    """An API token → (user, context). Its rights never exceed the user's current membership."""
+def authenticate_api_token(raw: str, request: HttpRequest | None = None) -> tuple[Any, OrgContext]:
+    """An API token → (user, context). Its rights never exceed the user's current membership. With the
+    request, the use is audited (once per token, address and hour: security_events.token_used)."""
     token: ApiToken = _find_token(ApiToken, raw)
     days = token.org.token_max_lifetime_days
     if days and token.created_at + timedelta(days=days) <= timezone.now():
@@ -64,6 +65,10 @@ def authenticate_api_token(raw: str) -> tuple[Any, OrgContext]:
     ctx = context_for(user, token.org, scope=token.scope, token=token)
     if ctx is None:
         raise TokenError("This token's user is no longer a member of its organization.")
+    if request is not None:
+        from portal.tenancy import security_events
+
+        security_events.token_used(token, request)
     return user, ctx
 
 
@@ -89,7 +94,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if raw is None:
             return None
         try:
-            user, ctx = authenticate_api_token(raw)
+            user, ctx = authenticate_api_token(raw, request._request)
         except TokenError as e:
             raise exceptions.AuthenticationFailed(e.message) from e
         request._request.org_ctx = ctx  # type: ignore[attr-defined]

@@ -38,6 +38,9 @@ def context_for(user: Any, org: Organization, **extra: Any) -> OrgContext | None
     if not user.is_authenticated:
         return None
     if getattr(user, "is_staff", False):
+        from portal.tenancy import security_events  # it imports audit, which imports this module
+
+        security_events.staff_in_org(user, org)  # the org's admins see every operator access
         return OrgContext(org=org, role=Role.ADMIN, is_staff=True, **extra)
     membership = Membership.objects.for_org(org).filter(user=user).only("role").first()
     if membership is None:

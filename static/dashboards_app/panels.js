@@ -102,6 +102,77 @@ window.Panels = (function () {
     }, extra || {});
   }
 
+  /* --- forecasts (dashboards_app/forecast.py): dashed lines from now on, the limit, "reached in N days" --- */
+  const metricKey = (m) => JSON.stringify(Object.entries(m || {}).filter(([k]) => k !== "__name__").sort());
+
+  function untilText(seconds) {
+    if (seconds <= 0) return "reached";
+    const days = seconds / 86400;
+    if (days >= 1) return "in " + (days >= 10 ? Math.round(days) : days.toFixed(1)) + " days";
+    const hours = seconds / 3600;
+    return hours >= 1 ? "in " + hours.toFixed(1) + " hours" : "in " + Math.max(1, Math.round(seconds / 60)) + " min";
+  }
+
+  /* One line per forecast series: "acme: token quota reached in 12 days (linear)". */
+  function forecastLine(fc, fs, name, unit) {
+    const label = fc.limit_label || "limit";
+    const method = " (" + fs.method + ")";
+    switch (fs.status) {
+      case "reached": return name + ": " + label + " reached (" + fmt(fs.limit, unit) + ")";
+      case "within_horizon": return name + ": " + label + " reached " + untilText(fs.time_to_limit) + method;
+      case "not_within_horizon": return name + ": " + label + " not reached within " + Math.round(fc.horizon / 86400) + " days" + method;
+      case "insufficient_data": return name + ": not enough history to forecast";
+      default: return name + ": forecast" + method + ", no " + label;
+    }
+  }
+
+  /* Dashed forecast traces in the colour of the series they continue, a dotted line per limit, a "now"
+     line, and the notes; `observed` are the drawn series (to match colours by label set). */
+  function forecastParts(panel, targets, observed) {
+    const traces = [], shapes = [], notes = [], limits = new Map();
+    let origin = null;
+    for (const t of targets) {
+      const fc = t.forecast;
+      if (!fc) continue;
+      if (fc.error) { notes.push({ text: "forecast: " + fc.error.message, error: true }); continue; }
+      origin = fc.from;
+      for (const fs of fc.series || []) {
+        const idx = observed.findIndex((s) => s.refId === t.refId && metricKey(s.metric) === metricKey(fs.metric));
+        const colour = PALETTE[(idx >= 0 ? idx : observed.length + traces.length) % PALETTE.length];
+        const name = legendName(t.legend, fs.metric || {}, t.refId);
+        notes.push({ text: forecastLine(fc, fs, name, panel.unit), status: fs.status });
+        if (fs.limit !== null && fs.limit !== undefined) limits.set(String(fs.limit), { value: fs.limit, label: fc.limit_label || "limit" });
+        if (!(fs.values || []).length) continue;
+        traces.push({
+          // In the legend only when it continues no drawn series: the dash and colour already say which.
+          type: "scatter", mode: "lines", name: name + " forecast (" + fs.method + ")", showlegend: idx < 0,
+          line: { width: 1.5, dash: "dash", color: colour }, forecast: true,
+          x: fs.values.map((v) => new Date(v[0] * 1000)), y: fs.values.map((v) => Number(v[1])),
+          text: fs.values.map((v) => fmt(v[1], panel.unit, panel.decimals)), hovertemplate: "%{text}<extra>%{fullData.name}</extra>",
+        });
+      }
+    }
+    for (const l of limits.values()) {
+      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, yref: "y", y0: l.value, y1: l.value, line: { color: "#d63b3b", width: 1.5, dash: "dot" } });
+    }
+    if (origin !== null) {
+      const now = new Date(origin * 1000);
+      shapes.push({ type: "line", xref: "x", x0: now, x1: now, yref: "paper", y0: 0, y1: 1, line: { color: "#999", width: 1, dash: "dot" } });
+    }
+    return { traces, shapes, notes, limits: [...limits.values()] };
+  }
+
+  function forecastNote(box, notes) {
+    if (!notes.length) return;
+    const shown = notes.slice(0, 4);
+    const more = notes.length - shown.length;
+    box.append(el("div", { class: "forecast-note", role: "status",
+      style: "position:absolute;left:64px;top:4px;z-index:4;font-size:11px;line-height:1.35;background:rgba(255,255,255,.85);padding:2px 6px;border-radius:3px;pointer-events:none;max-width:70%" },
+      ...shown.map((n) => el("div", { class: "forecast-line" + (n.status ? " forecast-" + n.status : ""),
+        style: n.error || n.status === "reached" || n.status === "within_horizon" ? "color:#b00020" : "color:#555" }, n.text)),
+      more > 0 ? el("div", {}, "+" + more + " more") : null));
+  }
+
   function timeseries(box, panel, targets, bar) {
     const series = flatten(targets);
     const traces = series.map((s, i) => ({
@@ -111,9 +182,13 @@ window.Panels = (function () {
       text: s.values.map((v) => fmt(v[1], panel.unit, panel.decimals)), hovertemplate: "%{text}<extra>%{fullData.name}</extra>",
       stackgroup: panel.options && panel.options.stack ? "one" : undefined,
     }));
+    const fc = forecastParts(panel, targets, series);
+    traces.push(...fc.traces);
     // Many series: the legend goes to the right, so that it does not squeeze the plot.
-    const side = traces.length > 6 ? { legend: { orientation: "v", x: 1.01, y: 1, font: { size: 10 } }, margin: { l: 60, r: 10, t: 6, b: 24 } } : {};
-    Plotly.react(box, traces, layout(panel, Object.assign({ shapes: thresholdShapes(panel), hovermode: "x unified" }, side, traces.length ? {} : NO_AXES)), PLOT_CONFIG);
+    const side = traces.filter((t) => t.showlegend !== false).length > 6 ? { legend: { orientation: "v", x: 1.01, y: 1, font: { size: 10 } }, margin: { l: 60, r: 10, t: 6, b: 24 } } : {};
+    Plotly.react(box, traces, layout(panel, Object.assign({ shapes: thresholdShapes(panel).concat(fc.shapes), hovermode: "x unified" }, side, traces.length ? {} : NO_AXES)), PLOT_CONFIG);
+    forecastNote(box, fc.notes);
+    box.dataset.forecastPoints = String(fc.traces.reduce((n, t) => n + t.x.length, 0));
     return series.reduce((n, s) => n + s.values.length, 0);
   }
 
@@ -220,7 +295,7 @@ window.Panels = (function () {
     const errs = errors(targets);
     let points = 0;
     box.classList.remove("stat-box");
-    box.querySelectorAll(":scope > .nodata, :scope > .panel-error").forEach((e) => e.remove());
+    box.querySelectorAll(":scope > .nodata, :scope > .panel-error, :scope > .forecast-note").forEach((e) => e.remove());
     if (panel.type === "placeholder") {
       box.replaceChildren(el("div", { class: "placeholder" }, (panel.options || {}).reason || "This panel type is not supported."));
     } else if (panel.type === "text") {

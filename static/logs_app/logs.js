@@ -57,6 +57,8 @@
       state.cursor = page.next_cursor;
       byId("more").hidden = !state.cursor;
       if (!page.records.length) tbody.replaceChildren(el("tr", {}, el("td", { colspan: 4, class: "empty" }, "No matching records in this range.")));
+      // Facets, counts by field and saved searches (logs_analytics.js) follow the search that ran.
+      document.dispatchEvent(new CustomEvent("logs:searched", { detail: { q: state.q, start: state.start, end: state.end } }));
     } catch (err) {
       if (gen === state.gen) ui.queryError(byId("query-error"), err, state.q);
     }

@@ -29,9 +29,13 @@
     const dur = left + width > 85
       ? el("span", { class: "wf-dur inside", style: { right: Math.max(100 - left - width, 0) + "%" } }, format.ms(s.duration_ms))
       : el("span", { class: "wf-dur", style: { left: (left + width) + "%" } }, format.ms(s.duration_ms));
-    return el("div", { class: ["wf-row", s.status === "error" && "err"], "data-i": i, tabindex: 0 },
+    // Spans on the critical path (what the trace waited for) are marked; their critical share is drawn on the bar.
+    const crit = s.critical_ms > 0;
+    return el("div", { class: ["wf-row", s.status === "error" && "err", crit && "crit"], "data-i": i, tabindex: 0,
+      title: "self " + format.ms(s.self_ms) + (crit ? " · critical " + format.ms(s.critical_ms) : "") },
       el("div", { class: "wf-name", style: { paddingLeft: (x.depth * 14 + 4) + "px" } },
-        el("span", { class: "svc", style: { borderColor: color } }, s.service), " ", s.name),
+        el("span", { class: "svc", style: { borderColor: color } }, s.service), " ", s.name,
+        el("span", { class: "wf-self muted" }, " self " + format.ms(s.self_ms))),
       el("div", { class: "wf-track" },
         el("div", { class: "wf-bar", style: { left: left + "%", width: width + "%", background: color } }), dur));
   }
@@ -42,7 +46,9 @@
     const t1 = Math.max(...spans.map((s) => Date.parse(s.end)));
     const total = Math.max(t1 - t0, 0.001);
     const services = Array.from(new Set(spans.map((s) => s.service)));
-    byId("trace-summary").textContent = spans.length + " spans · " + services.length + " services · " + format.ms(total);
+    const critical = spans.reduce((a, s) => a + (s.critical_ms || 0), 0);
+    byId("trace-summary").textContent = spans.length + " spans · " + services.length + " services · " + format.ms(total)
+      + " · critical path " + spans.filter((s) => s.critical_ms > 0).length + " spans, " + format.ms(critical);
     const ordered = order(spans);
     const waterfall = byId("waterfall");
     waterfall.replaceChildren(
@@ -65,7 +71,8 @@
     d.replaceChildren(
       el("h2", {}, s.service + " · " + s.name),
       ui.kvTable({ span_id: s.span_id, parent_span_id: s.parent_span_id || "(root)", kind: s.kind,
-        status: s.status + (s.status_message ? ": " + s.status_message : ""), start: format.timestamp(s.start), duration: format.ms(s.duration_ms) }),
+        status: s.status + (s.status_message ? ": " + s.status_message : ""), start: format.timestamp(s.start), duration: format.ms(s.duration_ms),
+        "self time": format.ms(s.self_ms), "on critical path": s.critical_ms > 0 ? format.ms(s.critical_ms) : "no" }),
       el("h3", {}, "Attributes"), ui.kvTable(s.attributes),
       el("h3", {}, "Resource"), ui.kvTable(s.resource),
       el("h3", {}, "Events"),
@@ -83,6 +90,12 @@
       el("td", { class: "body" }, r.body, r.correlation_id ? [" ", el("a", { class: "muted",
         href: config.base + "/logs/" + query({ q: "correlation_id=" + searchValue(r.correlation_id, true) }) }, "cid")] : null)))));
   }
+
+  byId("compare-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const other = byId("compare-with").value.trim().toLowerCase();
+    if (other) location.href = config.base + "/traces/compare/" + query({ a: config.trace_id, b: other });
+  });
 
   api.get("/traces/" + encodeURIComponent(config.trace_id) + "/").then(render).catch((err) => ui.flash(err.message, "error"));
 })();

@@ -1,7 +1,26 @@
 /* Trace search (service, operation, duration, errors, any span query) and the service map. */
 "use strict";
 (function () {
-  const { api, config, el, byId, format, searchValue, ui } = window.Portal;
+  const { api, config, el, byId, format, searchValue, ui, url } = window.Portal;
+  const FIELDS = { service: "service", operation: "operation", min_duration: "min-duration", q: "tq" };
+
+  /* The form's state lives in the URL (?service=&operation=&min_duration=&errors=1&q=&range= or start/end),
+     so a copied link (an alert's "traces" link among them) opens the same search. */
+  function fromUrl() {
+    for (const [param, id] of Object.entries(FIELDS)) if (url.get(param)) byId(id).value = url.get(param);
+    if (url.get("errors")) byId("errors-only").checked = true;
+    if (url.get("start") && url.get("end")) ui.timeRange.setCustom(url.get("start"), url.get("end"));
+    else if (url.get("range") && byId("range").querySelector(`option[value="${url.get("range")}"]`)) ui.timeRange.setPreset(url.get("range"));
+  }
+
+  function toUrl(r) {
+    const state = {};
+    for (const [param, id] of Object.entries(FIELDS)) state[param] = byId(id).value.trim();
+    state.errors = byId("errors-only").checked ? "1" : "";
+    const custom = byId("range").value === "custom";
+    Object.assign(state, { range: custom ? "" : byId("range").value, start: custom ? r.start : "", end: custom ? r.end : "" });
+    url.update(state);
+  }
 
   function buildQuery() {
     const parts = [];
@@ -21,19 +40,30 @@
       el("td", {}, format.ms(t.duration_ms)),
       el("td", {}, t.span_count),
       el("td", {}, t.error_count ? el("span", { class: "lvl lvl-error" }, t.error_count) : "0"),
-      el("td", {}, el("a", { class: "mono", href: config.base + "/traces/" + encodeURIComponent(t.trace_id) + "/" }, t.trace_id.slice(0, 12) + "…")));
+      el("td", {}, el("a", { class: "mono", href: config.base + "/traces/" + encodeURIComponent(t.trace_id) + "/" }, t.trace_id.slice(0, 12) + "…")),
+      el("td", {}, el("input", { type: "checkbox", class: "cmp", value: t.trace_id, "aria-label": "compare " + t.trace_id })));
   }
+
+  /* Two ticked traces open side by side. */
+  document.addEventListener("change", (e) => {
+    if (!e.target.classList || !e.target.classList.contains("cmp")) return;
+    const picked = Array.from(document.querySelectorAll("input.cmp:checked")).map((c) => c.value);
+    const link = byId("compare-link");
+    link.hidden = picked.length !== 2;
+    if (picked.length === 2) link.href = config.base + "/traces/compare/?a=" + picked[0] + "&b=" + picked[1];
+  });
 
   async function run() {
     const r = ui.timeRange.get();
     const q = buildQuery();
+    toUrl(r);
     const errBox = byId("query-error");
     ui.queryError(errBox, null);
     try {
       const found = await api.get("/traces/search/", { q, start: r.start, end: r.end, limit: 100 });
       const map = await api.get("/service-map/", { start: r.start, end: r.end });
       byId("traces").querySelector("tbody").replaceChildren(...(found.traces.length ? found.traces.map(traceRow)
-        : [el("tr", {}, el("td", { colspan: 6, class: "empty" }, "No traces match."))]));
+        : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No traces match."))]));
       drawMap(map);
     } catch (err) { ui.queryError(errBox, err, q); }
   }
@@ -62,6 +92,7 @@
   }
 
   byId("trace-form").addEventListener("submit", (e) => { e.preventDefault(); run(); });
+  fromUrl();
   ui.timeRange.init(run);
   run();
 })();

@@ -166,7 +166,8 @@ def test_policy_round_trip_and_validation(api_alice: APIClient, org_a: Organizat
 def test_templates_build_valid_rules(api_alice: APIClient, org_a: Organization, alert_files: Path) -> None:
     templates = api_alice.get("/api/v1/alerts/rules/templates/").json()
     keys = {t["key"] for t in templates}
-    assert {"service_down", "high_error_rate", "memory_high", "cpu_high", "disk_high", "disk_full_forecast",
+    assert {"service_down", "high_error_rate", "token_quota_forecast", "spend_quota_forecast", "model_ttft_p95",
+            "model_error_share", "service_error_share", "service_latency_p95",
             "auth_failures", "latency_p95", "latency_vs_yesterday", "log_auth_failures"} <= keys
     for t in templates:
         r = api_alice.post("/api/v1/alerts/rules/from-template/", {"template": t["key"], "params": {}},
@@ -174,7 +175,7 @@ def test_templates_build_valid_rules(api_alice: APIClient, org_a: Organization, 
         assert r.status_code == 201, (t["key"], r.content)
     rules = {r.template: r for r in Rule.objects.for_org(org_a)}
     assert rules["service_down"].query == "up" and rules["service_down"].comparator == "=="
-    assert "predict_linear" in rules["disk_full_forecast"].query
+    assert "predict_linear" in rules["token_quota_forecast"].query
     assert "offset 1d" in rules["latency_vs_yesterday"].expr
     assert rules["log_auth_failures"].kind == "log" and rules["log_auth_failures"].log_query == "auth_failure"
     export = api_alice.get("/api/v1/alerts/rules/export/").content.decode()

@@ -96,7 +96,7 @@ def test_datasource_org_label_is_used_by_reads_ingest_and_rules(
     [firing] = _firing(prom, "QueueDeep")
     assert firing["labels"]["tenant"] == "acme" and "org_id" not in firing["labels"]
     loaded = [r for g in httpx.get(prom.url + "/api/v1/rules").json()["data"]["groups"] for r in g["rules"]]
-    [mine] = [x for x in loaded if x["labels"].get("portal_rule") == str(rule.pk)]
+    [mine] = [x for x in loaded if x.get("labels", {}).get("portal_rule") == str(rule.pk)]
     assert 'tenant="acme"' in mine["query"] and "org_id" not in mine["query"]
 
     # Alertmanager: the org's route matches `tenant`; alerts and silences are filtered and forced on it.

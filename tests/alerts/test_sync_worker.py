@@ -92,7 +92,7 @@ def test_sync_retries_with_backoff_while_prometheus_is_down_then_loads_rules(tmp
         report = result.get(timeout=120)
         assert report["synced"] == 1 and report["errors"] == {}, report
         groups = httpx.get(prom.url + "/api/v1/rules").json()["data"]["groups"]
-        loaded = [r for g in groups for r in g["rules"] if r["labels"].get("portal_rule") == str(rule_id)]
+        loaded = [r for g in groups for r in g["rules"] if r.get("labels", {}).get("portal_rule") == str(rule_id)]
         assert len(loaded) == 1 and 'org_id="acme"' in loaded[0]["query"]
         assert len(retries()) < SYNC_RETRY.max_retries  # succeeded on a retry, not by running out of them
     finally:

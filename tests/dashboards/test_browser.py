@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dashboards_app import builtin
 from tests import procs
 from tests.conftest import PASSWORD
 
@@ -28,7 +29,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def login(browser: Any, base: str, email: str) -> Any:
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = ctx.new_page()
-    page.set_default_timeout(20000)
+    # Generous: pages wait for live data, and the tests share a small machine; the assertions are on data.
+    page.set_default_timeout(60000)
     page.goto(base + "/accounts/login/")
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)
@@ -58,9 +60,9 @@ def test_org_admin_journey(transactional_db: Any, live_server: Any, live_prom: p
     page.click("text=Platform Overview")
     wait_loaded(page)
     points = panel_points(page)
-    page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
-    assert len(points) == 7 and all(n > 0 for n in points.values()), (points, page.evaluate(
-        "() => JSON.stringify(window.dashboardState.lastData['2']).slice(0, 600)"))
+    overview = builtin.get("platform-overview")
+    assert overview is not None
+    assert len(points) == len(overview["panels"]) and all(n > 0 for n in points.values()), points
     page.screenshot(path=str(output_dir / "dashboards-platform-overview.png"), full_page=True)
 
     # Change the time range: the URL and the data follow.
@@ -191,7 +193,7 @@ def test_dashboard_interactions(transactional_db: Any, live_server: Any, live_pr
     assert page.locator("[data-panel-id='3']").bounding_box()["width"] < 800  # type: ignore[index]
     # The Explore link carries the panel's query.
     href = page.get_attribute("[data-panel-id='1'] .explore-link", "href") or ""
-    assert href.startswith("/o/acme/explore/?query=") and "http_requests_total" in href
+    assert href.startswith("/o/acme/explore/?query=") and "http_server_request_duration_seconds_count" in href
     # Clone the built-in, then drag and resize a panel and save.
     page.click("#clone-builtin")
     page.wait_for_url(re.compile(r"/o/acme/dashboards/\w+/$"))
@@ -233,39 +235,28 @@ def test_import_export_units_and_threshold_lines(transactional_db: Any, live_ser
     # Units on axes and threshold lines on the built-in Platform Overview.
     page.goto(live_server.url + "/o/acme/dashboards/builtin/platform-overview/")
     wait_loaded(page)
-    latency_ticks = page.eval_on_selector_all("[data-panel-id='3'] .ytick text", "els => els.map(e => e.textContent)")
+    ids = {p["title"]: p["id"] for p in (builtin.get("platform-overview") or {"panels": []})["panels"]}
+    latency, errors = ids["Latency p95 per service"], ids["5xx share per service"]
+    latency_ticks = page.eval_on_selector_all(f"[data-panel-id='{latency}'] .ytick text",
+                                              "els => els.map(e => e.textContent)")
     assert any(t.endswith("s") for t in latency_ticks), latency_ticks
-    error_ticks = page.eval_on_selector_all("[data-panel-id='4'] .ytick text", "els => els.map(e => e.textContent)")
+    error_ticks = page.eval_on_selector_all(f"[data-panel-id='{errors}'] .ytick text",
+                                            "els => els.map(e => e.textContent)")
     assert any(t.endswith("%") for t in error_ticks), error_ticks
-    memory_ticks = page.eval_on_selector_all("[data-panel-id='6'] .ytick text", "els => els.map(e => e.textContent)")
-    assert any(t.endswith("B") for t in memory_ticks), memory_ticks
-    # The 1 s latency threshold and the 5 % error threshold are drawn as lines.
-    assert page.locator("[data-panel-id='3'] .shapelayer path").count() == 1
-    assert page.locator("[data-panel-id='4'] .shapelayer path").count() == 1
-    # The gauge is coloured by its thresholds: one band per step, the bar in the colour of the value's step.
-    gauge = page.evaluate("""() => {
-        const panel = [...document.querySelectorAll('#grid > .panel')]
-            .find(p => p.querySelector('.panel-title').textContent.includes('Memory used of limit'));
-        const t = panel.querySelector('.panel-body').data[0];
-        return {value: t.value, bar: t.gauge.bar.color, steps: t.gauge.steps.map(s => s.color)};
-    }""")
-    assert len(gauge["steps"]) == 3 and len(set(gauge["steps"])) == 3
-    step = 0 if gauge["value"] < 0.7 else (1 if gauge["value"] < 0.9 else 2)
-    assert gauge["bar"] + "55" == gauge["steps"][step], gauge
-    # Every built-in dashboard draws data in every panel.
-    for slug in ("api-router", "user-org-service", "analytics-service", "performance", "capacity-planning"):
-        page.goto(live_server.url + f"/o/acme/dashboards/builtin/{slug}/")
-        wait_loaded(page)
-        points = panel_points(page)
-        page.screenshot(path=str(output_dir / f"dashboards-builtin-{slug}.png"), full_page=True)
-        assert points and all(n > 0 for n in points.values()), (slug, points)
+    # The 5 % error threshold is drawn as a line; the 5 s latency threshold of "your latency" too.
+    assert page.locator(f"[data-panel-id='{errors}'] .shapelayer path").count() == 1
+    assert page.locator(f"[data-panel-id='{ids['p95 latency by service']}'] .shapelayer path").count() == 1
+    # The saturation table colours its cells by the thresholds.
+    cells = page.eval_on_selector_all(f"[data-panel-id='{ids['Saturation (used / limit)']}'] td.num",
+                                      "els => els.map(e => e.getAttribute('style') || '')")
+    assert len(cells) == 12 and all("background" in c for c in cells), cells
     # Import a Grafana dashboard with an unsupported panel through the UI.
     grafana = {"schemaVersion": 39, "title": "From Grafana", "panels": [
         {"type": "piechart", "title": "Pie", "gridPos": {"x": 0, "y": 0, "w": 12, "h": 6}, "targets": []},
         {"type": "timeseries", "title": "Routes", "gridPos": {"x": 12, "y": 0, "w": 12, "h": 6},
          "fieldConfig": {"defaults": {"unit": "reqps"}},
-         "targets": [{"expr": "sum by (route) (rate(http_requests_total[$__rate_interval]))",
-                      "legendFormat": "{{route}}"}]}]}
+         "targets": [{"expr": "sum by (http_route) (rate(http_server_request_duration_seconds_count"
+                              "[$__rate_interval]))", "legendFormat": "{{http_route}}"}]}]}
     page.goto(live_server.url + "/o/acme/dashboards/")
     page.click("summary")
     page.fill("#import-json", json.dumps(grafana))
@@ -280,4 +271,44 @@ def test_import_export_units_and_threshold_lines(transactional_db: Any, live_ser
         page.click("#export-link")
     exported = json.loads(Path(dl.value.path()).read_text())
     assert exported["format"] == "portal-dashboard/v1" and exported["dashboard"]["title"] == "From Grafana"
+    page.context.close()
+
+
+# How each panel type shows that it drew: a Plotly plot with traces, stat tiles, table rows.
+_DREW = """(node) => {
+    const body = node.querySelector('.panel-body');
+    const type = node.dataset.panelType;
+    const drew = type === 'stat' ? body.querySelectorAll('.stat-tile').length
+        : type === 'table' ? body.querySelectorAll('table tbody tr').length
+        : (body.classList.contains('js-plotly-plot') && body.querySelector('.main-svg') ? (body.data || []).length : 0);
+    return {title: node.querySelector('.panel-title').textContent, type, drew,
+            points: Number(body.dataset.points || 0), nodata: !!body.querySelector('.nodata'),
+            error: (body.querySelector('.panel-error') || {}).textContent || '',
+            tiles: [...body.querySelectorAll('.stat-tile .stat-value')].map(e => e.textContent)};
+}"""
+
+
+def test_every_builtin_dashboard_draws_every_panel_for_an_org_viewer(
+        transactional_db: Any, live_server: Any, live_prom: procs.Proc, browser: Any, bob: Any,
+        output_dir: Path) -> None:
+    """An org viewer (no staff rights) opens every built-in dashboard: every panel drew data, none says
+    "No data" or shows an error, and the platform's side is visible through the platform series."""
+    page = login(browser, live_server.url, "bob@acme.example")
+    slugs = [slug for slug, _ in builtin.all_builtins()]
+    assert {"platform-overview", "api-router", "user-org-service", "analytics-service", "performance"} <= set(slugs)
+    for slug, doc in builtin.all_builtins():
+        page.goto(live_server.url + f"/o/acme/dashboards/builtin/{slug}/")
+        wait_loaded(page)
+        drawn = [page.eval_on_selector(f"#grid > .panel[data-panel-id='{p['id']}']", _DREW)
+                 for p in doc["panels"] if p["type"] not in ("text", "placeholder")]
+        page.screenshot(path=str(output_dir / f"dashboards-viewer-{slug}.png"), full_page=True)
+        bad = [d for d in drawn if not d["drew"] or d["points"] <= 0 or d["nodata"] or d["error"]]
+        assert not bad, (slug, bad)
+        if slug == "platform-overview":
+            side = next(d for d in drawn if d["title"] == "Where is the problem?")
+            assert side["tiles"] and side["tiles"][0] in ("healthy", "your traffic", "platform"), side
+            assert "Whole platform" not in (page.text_content("#dash-status") or "")
+    page.goto(live_server.url + "/o/acme/dashboards/builtin/platform-overview/")
+    wait_loaded(page)
+    page.screenshot(path=str(output_dir / "dashboards-platform-overview-viewer.png"), full_page=True)
     page.context.close()

@@ -189,7 +189,7 @@ def test_browser_session_needs_org_header(web_alice: Any, api_alice: APIClient) 
 def test_builtins_listed_readonly_and_cloneable(api_alice: APIClient, api_charlie: APIClient, org_a: Any) -> None:
     listing = api_alice.get("/api/v1/builtin-dashboards/").json()["results"]
     assert [b["slug"] for b in listing] == ["platform-overview", "api-router", "user-org-service",
-                                            "analytics-service", "performance", "capacity-planning"]
+                                            "analytics-service", "performance", "ai-usage", "capacity-planning"]
     detail = api_alice.get("/api/v1/builtin-dashboards/performance/").json()
     assert detail["builtin"] is True and detail["title"] == "Performance"
     assert api_alice.put("/api/v1/builtin-dashboards/performance/", {}, format="json").status_code == 405

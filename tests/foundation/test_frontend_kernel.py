@@ -27,7 +27,7 @@ def test_the_page_scripts_are_the_expected_ones() -> None:
     names = {p.relative_to(STATIC).as_posix() for p in PAGE_SCRIPTS}
     assert {"dashboards_app/dashboard.js", "dashboards_app/explore.js", "dashboards_app/list.js",
             "dashboards_app/panels.js", "alerts_app/alerts.js", "logs_app/logs.js", "logs_app/traces.js",
-            "logs_app/trace.js", "logs_app/exports.js", "logs_app/performance.js"} <= names
+            "logs_app/trace.js", "logs_app/exports.js", "logs_app/services.js", "logs_app/service.js"} <= names
 
 
 @pytest.mark.parametrize("script", PAGE_SCRIPTS, ids=lambda p: p.relative_to(STATIC).as_posix())

@@ -50,7 +50,7 @@ def test_make_run_supervisor(tmp_path):
         prom = re.search(r"PROMETHEUS_URL=(\S+)", "".join(out) + "".join(_drain(proc, 3))).group(1)
         up = []
         for _ in range(60):  # live demo data: Prometheus has scraped the demo workload
-            up = httpx.get(prom + "/api/v1/query", params={"query": 'up{job="demo-workload"}'}).json()["data"]["result"]
+            up = httpx.get(prom + "/api/v1/query", params={"query": 'up{job="api-router"}'}).json()["data"]["result"]
             if up and up[0]["value"][1] == "1":
                 break
             time.sleep(1)

@@ -457,3 +457,13 @@ def test_otlp_to_the_portal_is_refused_with_a_clear_answer(otel: ClickHouseOtelS
     resp = post_otlp(client, "/otlp/v1/logs", body, ingest_a)
     assert resp.status_code == 503 and b"ReadOnlyStoreError" in resp.content
     assert otel.count(org_a, "", T0, T1) == 4
+
+
+def test_exceptions_are_grouped_from_the_collectors_span_events(otel: ClickHouseOtelStore, org_a: Any,
+                                                                 org_b: Any) -> None:
+    from logs_app.store.exceptions import find_exceptions
+
+    report = find_exceptions(otel, org_a, "", NOW - timedelta(hours=1), NOW + timedelta(minutes=1))
+    assert [(g.type, g.service, g.count) for g in report.groups] == [("Timeout", "api-router", 1)]
+    assert report.groups[0].examples[0].trace_id == trace_of("acme")
+    assert find_exceptions(otel, org_a, "service=checkout", NOW - timedelta(hours=1), NOW).groups == []

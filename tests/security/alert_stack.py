@@ -80,7 +80,7 @@ def loaded_receivers(am: procs.Proc) -> set[str]:
 
 def loaded_rule_ids(prom: procs.Proc) -> set[str]:
     groups = httpx.get(prom.url + "/api/v1/rules").json()["data"]["groups"]
-    return {r["labels"].get("portal_rule") for g in groups for r in g["rules"]} - {None}
+    return {r.get("labels", {}).get("portal_rule") for g in groups for r in g["rules"]} - {None}
 
 
 def pages_for(http: HttpRecorder, routing_key: str) -> list[dict[str, Any]]:

@@ -71,12 +71,16 @@ def concrete_path(route: str, p: URLPattern, objects: dict[Any, Any]) -> str:
 
 
 def db_fingerprint() -> dict[str, list[dict[str, Any]]]:
-    """Every row of every model; `last_used_at` is bookkeeping of authentication itself."""
+    """Every row of every model; `last_used_at` and the access records of the audit log (a token's use, a
+    staff member's access: security_events.py) are bookkeeping of authentication itself."""
+    from portal.tenancy.security_events import STAFF_ACCESS, TOKEN_USE
+
     out: dict[str, list[dict[str, Any]]] = {}
     for model in apps.get_models():
         if model._meta.proxy or not model._meta.managed:
             continue
-        rows = list(model._base_manager.order_by("pk").values())
+        rows = [r for r in model._base_manager.order_by("pk").values()
+                if r.get("action") not in (TOKEN_USE, STAFF_ACCESS)]
         for row in rows:
             row.pop("last_used_at", None)
         out[model._meta.label] = rows

@@ -24,9 +24,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.test import APIClient
 
 from alerts_app.models import AlertEvent, Rule
-from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
-from metrics_app.models import Datasource
-from portal.tenancy.models import Organization
+from dashboards_app.models import Dashboard, DashboardVersion, ModelPrice, QueryHistory
+from metrics_app.models import Datasource, PlatformSeries
+from portal.tenancy.models import AuditEntry, Organization
 from tests.conftest import token_client
 from tests.factories import FACTORIES, factory_for, org_owned_models
 
@@ -45,6 +45,7 @@ NOT_ORG_ROWS = {
     "silence_id": "silences live in Alertmanager: alerts/test_live.py::test_silences_forced_to_org_and_cross_org_404",
     "trace_id": "trace store rows: logs_explorer/test_logs_traces_api.py::test_trace_detail_and_its_isolation",
     "record_id": "log store rows: logs_explorer/test_logs_traces_api.py::test_context_of_another_org_is_404",
+    "service": "a service name of the org's spans: logs/test_service_page.py::test_service_api_and_org_isolation",
     "token": "signed, expiring links (export download: logs_explorer/test_exports.py::"
              "test_download_link_checks_signature_org_and_expiry; scrape relay: metrics_in/test_scrape_targets.py)",
     "uidb64": "Django's password reset link",
@@ -54,6 +55,8 @@ NOT_ORG_ROWS = {
 # Models behind object routes that are platform configuration, not org-owned (staff only).
 PLATFORM_MODELS: dict[type[models.Model], str] = {
     Datasource: "metrics backends are managed by platform operators",
+    ModelPrice: "one list-price table for every org: members read it, staff write it (dashboards/test_ai_usage.py)",
+    PlatformSeries: "the platform-series allow-list: members read it, staff write it (metrics/test_platform_series.py)",
 }
 # Values for kwargs that are not the object's own key, and query strings an action needs to get as far
 # as its lookup (validation of a missing parameter would otherwise answer first).
@@ -189,7 +192,13 @@ def org_state(org: Organization) -> dict[str, list[dict[str, Any]]]:
 
 
 def org_counts(org: Organization) -> dict[str, int]:
-    return {m._meta.label: m.objects.for_org(org).count() for m in org_owned_models()}  # type: ignore[attr-defined]
+    """Rows per org-owned model; the audit log's access records (a token's use: security_events.py) are
+    written by authentication itself, not by the call."""
+    from portal.tenancy.security_events import STAFF_ACCESS, TOKEN_USE
+
+    return {m._meta.label: m.objects.for_org(org).exclude(**({"action__in": [TOKEN_USE, STAFF_ACCESS]}
+                                                             if m is AuditEntry else {})).count()
+            for m in org_owned_models()}  # type: ignore[attr-defined]
 
 
 def _key_of(obj: models.Model, field: str) -> str:

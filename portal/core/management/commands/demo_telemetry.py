@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,9 @@ from portal.tenancy.models import Organization
 
 ROUTES = ["/v1/chat/completions", "/v1/embeddings", "/v1/models", "/v1/images", "/v1/audio/transcriptions"]
 MODELS = ["gpt-large", "gpt-small", "embed-v3", "whisper-2", "vision-1"]
+EXCEPTIONS = [("ConnectionResetError", "upstream connection reset by model backend"),
+              ("TimeoutError", "model backend did not answer within 30 s"),
+              ("InvalidApiKey", "API key revoked or unknown")]
 
 
 def _attrs(**kv: Any) -> list[dict[str, Any]]:
@@ -40,19 +42,34 @@ def _attrs(**kv: Any) -> list[dict[str, Any]]:
     return out
 
 
-def simulate_request(org: str, now_ns: int) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-    """One request across three services: (logs per service, spans per service)."""
-    trace_id, corr = secrets.token_hex(16), secrets.token_hex(8)
-    route, model, user = random.choice(ROUTES), random.choice(MODELS), str(random.randint(1, 60))
-    slow = random.random() < 0.08
-    failed = random.random() < 0.05
-    auth_failed = random.random() < 0.04
-    latency_ms = random.lognormvariate(4.3, 0.5) * (8 if slow else 1)
+def request_timing(latency_ms: float, form: int) -> dict[str, Any]:
+    """A request's duration as SDKs write it: "123ms" under `latency` (with `latency_ms` alongside), a number
+    of milliseconds, or seconds under OpenTelemetry's `http.server.request.duration`. `latency>500ms` finds
+    each of them (docs/logs.md, Durations)."""
+    if form == 0:
+        return {"latency": f"{latency_ms:.0f}ms", "latency_ms": round(latency_ms, 1)}
+    if form == 1:
+        return {"latency_ms": round(latency_ms, 1)}
+    return {"http.server.request.duration": round(latency_ms / 1000, 4)}
+
+
+def simulate_request(org: str, now_ns: int, rng: random.Random | None = None) -> tuple[
+        dict[str, list[Any]], dict[str, list[Any]]]:
+    """One request across three services: (logs per service, spans per service). Slow requests take over
+    500 ms (`latency>500ms` finds them all), the others under. `rng` makes a run repeatable (tests)."""
+    r = rng or random.Random()
+    trace_id, corr = f"{r.getrandbits(128):032x}", f"{r.getrandbits(64):016x}"
+    route, model, user = r.choice(ROUTES), r.choice(MODELS), str(r.randint(1, 60))
+    slow = r.random() < 0.08
+    failed = r.random() < 0.05
+    auth_failed = r.random() < 0.04
+    latency_ms = 520 + r.lognormvariate(5.5, 0.6) if slow else min(r.lognormvariate(4.3, 0.5), 480.0)
     status = 500 if failed else (401 if auth_failed else 200)
     logs: dict[str, list[Any]] = {"api-router": [], "user-org-service": [], "analytics-service": []}
     spans: dict[str, list[Any]] = {"api-router": [], "user-org-service": [], "analytics-service": []}
     start = now_ns - int(latency_ms * 1e6)
-    root, auth_span, usage_span = secrets.token_hex(8), secrets.token_hex(8), secrets.token_hex(8)
+    root, auth_span, usage_span = (f"{r.getrandbits(64):016x}" for _ in range(3))
+    exc = random.choice(EXCEPTIONS)
 
     def span(svc: str, sid: str, parent: str, name: str, t0: int, dur_ms: float, err: bool, **a: Any) -> None:
         spans[svc].append({
@@ -60,6 +77,9 @@ def simulate_request(org: str, now_ns: int) -> tuple[dict[str, list[Any]], dict[
             "startTimeUnixNano": str(t0), "endTimeUnixNano": str(t0 + int(dur_ms * 1e6)),
             "attributes": _attrs(**a, correlation_id=corr, org_id=org),
             "status": {"code": 2 if err else 1, "message": "upstream error" if err else ""},
+            # A failed span records its exception as OpenTelemetry SDKs do: an `exception` event.
+            "events": [{"timeUnixNano": str(t0 + int(dur_ms * 1e6)), "name": "exception", "attributes": _attrs(**{
+                "exception.type": exc[0], "exception.message": exc[1]})}] if err else [],
         })
 
     def log(svc: str, sid: str, level: str, body: str, t: int, **a: Any) -> None:
@@ -74,26 +94,29 @@ def simulate_request(org: str, now_ns: int) -> tuple[dict[str, list[Any]], dict[
     span("user-org-service", auth_span, root, "authenticate", start + 1_000_000, 4.0, auth_failed, user_id=user)
     log("user-org-service", auth_span, "warn" if auth_failed else "debug",
         f"auth_failure: invalid API key for user {user}" if auth_failed else f"token verified for user {user}",
-        start + 2_000_000, event="auth_failure" if auth_failed else "auth_ok")
+        start + 2_000_000, event="auth_failure" if auth_failed else "auth_ok",
+        # The caller's address and key, for the security investigation's per-address and per-key timelines.
+        **{"client.address": f"203.0.113.{int(user) % 8 + 1}",
+           "api_key": f"{org}-{'dev' if int(user) % 3 else 'prod'}"})
     if not auth_failed:
         span("analytics-service", usage_span, root, "record_usage", start + 6_000_000, latency_ms * 0.1, False,
              model=model)
         log("analytics-service", usage_span, "info", f"usage event recorded model={model}", start + 7_000_000,
-            model=model, tokens=random.randint(20, 4000))
+            model=model, tokens=r.randint(20, 4000))
     level = "error" if failed else ("warn" if slow else "info")
     msg = ("upstream connection reset by model backend" if failed else
            f"{'slow request' if slow else 'request served'} {route} model={model}")
-    log("api-router", root, level, msg, now_ns, route=route, status=status, latency=f"{latency_ms:.0f}ms",
-        latency_ms=round(latency_ms, 1), model=model)
+    log("api-router", root, level, msg, now_ns, route=route, status=status, model=model,
+        **request_timing(latency_ms, r.choices((0, 1, 2), weights=(3, 1, 1))[0]))
     return logs, spans
 
 
-def otlp_bodies(org: str, n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def otlp_bodies(org: str, n: int, rng: random.Random | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     now = time.time_ns()
     logs: dict[str, list[Any]] = {}
     spans: dict[str, list[Any]] = {}
     for i in range(n):
-        lg, sp = simulate_request(org, now - i * 37_000_000)
+        lg, sp = simulate_request(org, now - i * 37_000_000, rng)
         for svc, items in lg.items():
             logs.setdefault(svc, []).extend(items)
         for svc, items in sp.items():
