@@ -114,11 +114,14 @@ def dashboards(org: Organization, service: str) -> list[dict[str, str]]:
 
 
 def metrics_request_rate(org: Organization, service: str, window: Window, step_seconds: float) -> dict[str, Any]:
-    """`sum(rate(http_requests_total{service="…"}))` over the window where the org has such a series;
-    no metrics backend, or no series, is an empty answer with a note."""
+    """The service's request rate from metrics over the window where the org has such series: the
+    OpenTelemetry HTTP server histogram's count (`service_name`), else a classic `http_requests_total`
+    (`service`); no metrics backend, or no series, is an empty answer with a note."""
     from metrics_app import federation
 
-    promql = f'sum(rate(http_requests_total{{service="{_promql_string(service)}"}}[5m]))'
+    name = _promql_string(service)
+    promql = (f'sum(rate(http_server_request_duration_seconds_count{{service_name="{name}"}}[5m])) '
+              f'or sum(rate(http_requests_total{{service="{name}"}}[5m]))')
     try:
         data = federation.query_range(org, promql, window.start.timestamp(), window.end.timestamp(),
                                       max(15.0, round(step_seconds, 3)))

@@ -122,20 +122,21 @@ MIGRATION_SEEDS = [("metrics_app.migrations.0004_seed_platform_series", "seed"),
                    ("dashboards_app.migrations.0002_modelprice", "seed_prices")]
 
 
-@pytest.fixture(autouse=True)
-def _migration_seeds_survive_flush(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
-    yield  # autouse, so torn down after the database fixtures: after the flush
-    marker = request.node.get_closest_marker("django_db")
-    if not ({"transactional_db", "live_server"} & set(request.fixturenames)
-            or (marker is not None and marker.kwargs.get("transaction"))):
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    yield  # every fixture of the test is finalized here: a transactional test's flush has run
+    marker = item.get_closest_marker("django_db")
+    names = set(getattr(item, "fixturenames", ()))
+    if not ({"transactional_db", "live_server"} & names or (marker is not None and marker.kwargs.get("transaction"))):
         return
     import importlib
 
     from django.apps import apps
+    from pytest_django.plugin import blocking_manager_key
 
     from metrics_app import platform_series
 
-    with django_db_blocker.unblock():
+    with item.config.stash[blocking_manager_key].unblock():
         for module, fn in MIGRATION_SEEDS:
             getattr(importlib.import_module(module), fn)(apps, None)
     platform_series.invalidate()

@@ -151,6 +151,11 @@ class PostgresDialect(Dialect):
     def attr(self, key: str) -> str:
         return f"(attributes->>'{key}')"
 
+    def endpoint(self) -> str:
+        # Stored at ingest (a generated column of the same expression, logs_app/store/schema.py), so that
+        # the covering indexes hold it and the aggregates never read the heap.
+        return "endpoint"
+
     def grouped(self, base: str, nkeys: int) -> str:
         keys = _keys(nkeys) + ", " if nkeys else ""
         pcts = ", ".join(f"percentile_cont({q}) WITHIN GROUP (ORDER BY d) AS p{_pname(q)}" for q in QUANTILES)

@@ -2,7 +2,7 @@
    live preview, full-screen panels, legend toggles, links to Explore. Talks to /api/v1 only. */
 "use strict";
 (function () {
-  const { api, query, url, config, el, byId } = window.Portal;
+  const { api, query, url, config, el, byId, searchValue } = window.Portal;
   const doc = JSON.parse(JSON.stringify(config.doc));
   const state = {
     from: doc.time.from, to: doc.time.to, refresh: doc.refresh || "", vars: {}, options: {},
@@ -171,6 +171,37 @@
     return config.base + "/explore/" + query({ query: expr, from: state.from, to: state.to });
   }
 
+  /* "Logs / traces for this": the panel's service (an equality matcher on service / service_name / job in
+     its first query, else a single-valued service variable) and the dashboard's window, made absolute at
+     the click so the link keeps meaning the same thing when copied. */
+  const SERVICE_MATCHER = /\b(?:service_name|service|job)\s*=\s*"([^"$]+)"/;
+  function panelService(panel) {
+    for (const t of panel.targets) { const m = SERVICE_MATCHER.exec(t.expr || ""); if (m) return m[1]; }
+    for (const name of ["service", "service_name"]) {
+      const v = state.vars[name];
+      if (typeof v === "string" && v && v !== "$__all") return v;
+      if (Array.isArray(v) && v.length === 1 && v[0] !== "$__all") return v[0];
+    }
+    return "";
+  }
+  const REL = /^now(?:-(\d+)([smhdw]))?$/, UNIT_S = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  function absolute(t) {
+    const m = REL.exec(String(t));
+    if (m) return new Date(Date.now() - (m[1] ? Number(m[1]) * UNIT_S[m[2]] * 1000 : 0)).toISOString();
+    return /^\d+(\.\d+)?$/.test(String(t)) ? new Date(Number(t) * 1000).toISOString() : new Date(t).toISOString();
+  }
+  function signalLink(panel, kind) {
+    const service = panelService(panel), window_ = { start: absolute(state.from), end: absolute(state.to) };
+    if (kind === "logs") return config.base + "/logs/" + query({ q: service ? "service=" + searchValue(service) : "", ...window_ });
+    return config.base + "/traces/" + query({ service, ...window_ });
+  }
+  function signalAnchor(panel, kind, label, title) {
+    const a = el("a", { class: "icon " + kind + "-link", href: "#", title }, label);
+    const refresh = () => { a.href = signalLink(panel, kind); };
+    a.addEventListener("mouseenter", refresh); a.addEventListener("focus", refresh); a.addEventListener("mousedown", refresh);
+    return a;
+  }
+
   function buildPanel(panel) {
     const body = el("div", { class: "panel-body", id: "panel-body-" + panel.id });
     const legendBtn = el("button", { type: "button", class: "icon legend-toggle", title: "Toggle legend", "aria-pressed": String(!!panel.legend.show) }, "☰");
@@ -186,6 +217,8 @@
     editBtn.addEventListener("click", () => openEditor(panel));
     const tools = el("span", { class: "panel-tools" },
       panel.targets.length ? el("a", { class: "icon explore-link", href: exploreLink(panel), title: "Open in Explore" }, "↗") : null,
+      panel.targets.length ? signalAnchor(panel, "logs", "≣", "Logs for this (service and time range)") : null,
+      panel.targets.length ? signalAnchor(panel, "traces", "⋔", "Traces for this (service and time range)") : null,
       ["timeseries", "bar", "heatmap"].includes(panel.type) ? legendBtn : null, fsBtn, editBtn);
     const head = el("div", { class: "panel-head" }, el("span", { class: "panel-title", title: panel.description || "" },
       (panel.options && panel.options.row ? panel.options.row + " · " : "") + (panel.title || "")), tools);

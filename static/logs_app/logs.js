@@ -149,7 +149,9 @@
           "View trace " + r.trace_id.slice(0, 8) + "…") : null, " ",
         r.correlation_id ? el("button", { type: "button", class: "small secondary corr-link", "data-cid": r.correlation_id },
           "All records with correlation id " + r.correlation_id) : null, " ",
-        el("button", { type: "button", class: "small secondary context-btn" }, "Show context")),
+        el("button", { type: "button", class: "small secondary context-btn" }, "Show context"), " ",
+        el("a", { class: "small context-link", href: config.base + "/logs/" + query({ context: r.id }),
+          title: "A link to this record among the records around it (for another member of the organization)" }, "Link to context")),
       el("div", { class: "detail-grid" },
         el("div", {}, el("h3", {}, "Attributes"), ui.kvTable(r.attributes)),
         el("div", {}, el("h3", {}, "Resource"), ui.kvTable(r.resource)),
@@ -158,8 +160,12 @@
   }
 
   async function showContext(detail) {
-    const id = detail.previousElementSibling.dataset.id;
-    const box = detail.querySelector(".context");
+    await renderContext(detail.previousElementSibling.dataset.id, detail.querySelector(".context"));
+  }
+
+  /* The records around one record (same service), the record marked; also the page's own view when the URL
+     names a record (?context=<id>): another org's record is the API's 404, shown as "not found". */
+  async function renderContext(id, box) {
     try {
       const c = await api.get("/logs/context/" + encodeURIComponent(id) + "/", { before: 10, after: 10 });
       const rows = c.before.concat([c.record], c.after);
@@ -251,6 +257,11 @@
   ui.timeRange.init(() => run());
   if (url.get("q")) byId("q").value = url.get("q");
   if (url.get("start") && url.get("end")) ui.timeRange.setCustom(url.get("start"), url.get("end"));
+  if (url.get("context")) {
+    const view = byId("context-view");
+    view.hidden = false;
+    renderContext(url.get("context"), view);
+  }
   renderHistory();
   run();
 })();

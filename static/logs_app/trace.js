@@ -65,11 +65,19 @@
     renderLogs(trace.logs, null);
   }
 
+  /* The span's service page over the hour around the span, so an older trace opens its own time. */
+  function serviceLink(s) {
+    const t0 = Date.parse(s.start), t1 = Date.parse(s.end);
+    return config.base + "/services/" + encodeURIComponent(s.service) + "/"
+      + query({ start: new Date(t0 - 30 * 60e3).toISOString(), end: new Date(Math.min(t1 + 30 * 60e3, Date.now())).toISOString() });
+  }
+
   function showSpan(s, logs) {
     const d = byId("span-detail");
     d.hidden = false;
     d.replaceChildren(
-      el("h2", {}, s.service + " · " + s.name),
+      el("h2", {}, el("a", { class: "service-link", href: serviceLink(s) }, s.service),
+        " · " + s.name),
       ui.kvTable({ span_id: s.span_id, parent_span_id: s.parent_span_id || "(root)", kind: s.kind,
         status: s.status + (s.status_message ? ": " + s.status_message : ""), start: format.timestamp(s.start), duration: format.ms(s.duration_ms),
         "self time": format.ms(s.self_ms), "on critical path": s.critical_ms > 0 ? format.ms(s.critical_ms) : "no" }),

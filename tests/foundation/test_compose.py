@@ -52,7 +52,8 @@ def test_prometheus_config_scrapes_org_targets_safely_and_receives_remote_write(
     cfg = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
     assert jobs["org-targets"]["honor_labels"] is False
-    assert cfg["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    # The portal writes the org and platform-series rule files; the shipped platform alerts are mounted beside.
+    assert cfg["rule_files"] == ["/etc/prometheus/rules/*.yml", "/etc/prometheus/platform/*.yml"]
     cmd = " ".join(compose()["services"]["prometheus"]["command"])
     assert "--web.enable-remote-write-receiver" in cmd and "--web.enable-lifecycle" in cmd
 

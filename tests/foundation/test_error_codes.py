@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from portal import error_codes
+from tests import source_ast
 
 ROOT = Path(__file__).resolve().parents[2]
 # Calls whose (status, code) are their first two arguments.
@@ -97,7 +98,7 @@ def scan(tree: ast.AST, where: str, helpers: dict[str, set[int]] | None = None,
 def _scan_sources() -> tuple[list[tuple[int | None, str, str]], list[str]]:
     found: list[tuple[int | None, str, str]] = []
     dynamic: list[str] = []
-    trees = {path: ast.parse(path.read_text(), str(path)) for path in _sources()}
+    trees = {path: source_ast.parse_file(path) for path in _sources()}
     helpers = code_positions(list(trees.values()))
     for path, tree in trees.items():
         f, d = scan(tree, str(path.relative_to(ROOT)), helpers)

@@ -31,6 +31,7 @@ from metrics_in_app.models import IngestLimits, ScrapeTarget
 from portal.tenancy import audit, services, signals
 from portal.tenancy.audit import Actor
 from portal.tenancy.models import ApiToken, AuditEntry, Membership, Organization
+from tests import source_ast
 from tests.factories import ApiTokenFactory, ChannelFactory, ExportScheduleFactory, RuleFactory
 
 pytestmark = pytest.mark.django_db
@@ -259,7 +260,7 @@ def _modules() -> Iterator[tuple[str, ast.Module]]:
             rel = path.relative_to(ROOT).as_posix()
             if "/migrations/" in rel or "/management/" in rel:
                 continue
-            yield rel, ast.parse(path.read_text(), filename=rel)
+            yield rel, source_ast.parse_file(path, rel)
 
 
 def test_only_services_and_tasks_audit_request_syncs_or_queue_tasks() -> None:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from portal.tenancy import services
 from portal.tenancy.models import Organization
-from tests import procs
+from tests import procs, source_ast
 from tests.metrics import remote_write
 from tests.metrics.conftest import three_org_series
 
@@ -141,7 +141,7 @@ _PACKAGES = ["portal", "alerts_app", "dashboards_app", "logs_app", "metrics_app"
 
 def _anchored_with_dollar(path: Path) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(source_ast.parse_file(path)):
         if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
             continue
         func = node.func
