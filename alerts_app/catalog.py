@@ -340,6 +340,18 @@ def _saturation(used: str, limit: str, p: Mapping[str, Any], none: str) -> str:
             f" / max by ({_BY}) ({_inst(limit, none, p['service'])} > 0) > {_f(p['share'])}")
 
 
+def _saturation_template(resource: str, title: str, used_what: str, limit_what: str, share: float, for_: str,
+                         used: str, limit: str) -> PlatformTemplate:
+    """A resource's use as a share of its container limit, above a threshold (memory, disk)."""
+    return PlatformTemplate(
+        f"{resource}_saturation", f"Platform{title}Saturation", f"{title} near the container limit",
+        (Param("service", "Services (regex)", ".+"), Param("share", "Share of the limit above", share)),
+        Severity.WARNING, for_, f"{{{{{{{{ $labels.instance }}}}}}}} uses more than {{share}} of its {resource} limit",
+        f"{used_what} of {{{{{{{{ $labels.instance }}}}}}}} ({{{{{{{{ $labels.service_name }}}}}}}}) is "
+        f"{{{{{{{{ $value | humanizePercentage }}}}}}}} of the container's {limit_what} limit.",
+        lambda p, none: _saturation(used, limit, p, none))
+
+
 PLATFORM_TEMPLATES: dict[str, PlatformTemplate] = {t.key: t for t in [
     PlatformTemplate(
         "instance_down", "PlatformInstanceDown", "Instance down", (Param("service", "Services (regex)", ".+"),),
@@ -353,13 +365,8 @@ PLATFORM_TEMPLATES: dict[str, PlatformTemplate] = {t.key: t for t in [
         Severity.CRITICAL, "1m", "Every instance of {{{{ $labels.service_name }}}} is down",
         "No instance of {{{{ $labels.service_name }}}} answers its scrape.",
         lambda p, none: f"max by (service_name) ({_inst('up', none, p['service'])}) == 0"),
-    PlatformTemplate(
-        "memory_saturation", "PlatformMemorySaturation", "Memory near the container limit",
-        (Param("service", "Services (regex)", ".+"), Param("share", "Share of the limit above", 0.9)),
-        Severity.WARNING, "5m", "{{{{ $labels.instance }}}} uses more than {share} of its memory limit",
-        "Resident memory of {{{{ $labels.instance }}}} ({{{{ $labels.service_name }}}}) is "
-        "{{{{ $value | humanizePercentage }}}} of the container's memory limit.",
-        lambda p, none: _saturation("process_resident_memory_bytes", "container_spec_memory_limit_bytes", p, none)),
+    _saturation_template("memory", "Memory", "Resident memory", "memory", 0.9, "5m",
+                         "process_resident_memory_bytes", "container_spec_memory_limit_bytes"),
     PlatformTemplate(
         "cpu_saturation", "PlatformCPUSaturation", "CPU near the container limit",
         (Param("service", "Services (regex)", ".+"), Param("share", "Share of the limit above", 0.9),
@@ -372,13 +379,8 @@ PLATFORM_TEMPLATES: dict[str, PlatformTemplate] = {t.key: t for t in [
             f" / (max by ({_BY}) ({_inst('container_spec_cpu_quota', none, p['service'])} > 0)"
             f" / max by ({_BY}) ({_inst('container_spec_cpu_period', none, p['service'])} > 0))"
             f" > {_f(p['share'])}")),
-    PlatformTemplate(
-        "disk_saturation", "PlatformDiskSaturation", "Disk near the container limit",
-        (Param("service", "Services (regex)", ".+"), Param("share", "Share of the limit above", 0.85)),
-        Severity.WARNING, "10m", "{{{{ $labels.instance }}}} uses more than {share} of its disk limit",
-        "Filesystem use of {{{{ $labels.instance }}}} ({{{{ $labels.service_name }}}}) is "
-        "{{{{ $value | humanizePercentage }}}} of the container's filesystem limit.",
-        lambda p, none: _saturation("container_fs_usage_bytes", "container_fs_limit_bytes", p, none)),
+    _saturation_template("disk", "Disk", "Filesystem use", "filesystem", 0.85, "10m",
+                         "container_fs_usage_bytes", "container_fs_limit_bytes"),
     PlatformTemplate(
         "disk_full_forecast", "PlatformDiskFullForecast", "Disk full within N hours",
         (Param("service", "Services (regex)", ".+"), Param("hours", "Full within (hours)", 24),

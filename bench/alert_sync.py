@@ -147,7 +147,10 @@ def main() -> int:
                     for o in orgs)
         groups = httpx.get(prom.url + "/api/v1/rules", timeout=30).json()["data"]["groups"]
         loaded_rules = sum(len(g["rules"]) for g in groups)
-        expected = len(rules) + 1 + args.changes
+        from metrics_app.platform_series import enabled_series
+
+        # the orgs' rules, the warm-up and change rules, and the platform series' recording rules
+        expected = len(rules) + 1 + args.changes + len(enabled_series())
         synced = Rule.objects.all_orgs().filter(sync_state="synced").count()
         print(f"full reconcile: {report.orgs} orgs, {report.files_written} files written, {loaded_rules} rules loaded "
               f"(expected {expected}), {synced} rules synced, Alertmanager config loaded: {am_ok} "

@@ -44,6 +44,7 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -411,6 +412,20 @@ def measure_services(client: Any, org_id: int, anchor_us: int, iterations: int, 
     return timings
 
 
+def _report(figures: dict[str, Any], timings: dict[str, list[float]], targets: dict[str, float],
+            detail: Callable[[str], str]) -> bool:
+    """Print each query shape's p50/p95 against its target, add them to the figures; True when all pass."""
+    passed = True
+    for name, values in timings.items():
+        p50, p95 = pct(values, 0.5), pct(values, 0.95)
+        figures[f"{name}_p95_ms"] = p95
+        figures[f"{name}_ratio"] = p95 / targets[name]
+        passed &= p95 <= targets[name]
+        print(f"{name:13s} p50={p50:7.1f}ms p95={p95:7.1f}ms (target p95 <= {targets[name]:.0f}ms, "
+              f"ratio {p95 / targets[name]:.2f}) {detail(name)}")
+    return passed
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", type=int, default=10_000_000)
@@ -506,28 +521,9 @@ def main() -> int:
     print(f"rows in store: {total:,}; iterations per query: {args.iterations}; page size 100; answers compared "
           f"with plain SQL: {sum(checked.values())}")
     figures: dict[str, Any] = {}
-    passed = True
-    for name, values in timings.items():
-        p50, p95 = pct(values, 0.5), pct(values, 0.95)
-        figures[f"{name}_p95_ms"] = p95
-        figures[f"{name}_ratio"] = p95 / TARGETS_MS[name]
-        passed &= p95 <= TARGETS_MS[name]
-        print(f"{name:12s} p50={p50:7.1f}ms p95={p95:7.1f}ms (target p95 <= {TARGETS_MS[name]:.0f}ms, "
-              f"ratio {p95 / TARGETS_MS[name]:.2f}) rows/page avg={sum(counts[name]) / len(counts[name]):.0f}")
-    for name, values in analytics.items():
-        p50, p95 = pct(values, 0.5), pct(values, 0.95)
-        figures[f"{name}_p95_ms"] = p95
-        figures[f"{name}_ratio"] = p95 / ANALYTICS_TARGETS_MS[name]
-        passed &= p95 <= ANALYTICS_TARGETS_MS[name]
-        print(f"{name:12s} p50={p50:7.1f}ms p95={p95:7.1f}ms (target p95 <= {ANALYTICS_TARGETS_MS[name]:.0f}ms, "
-              f"ratio {p95 / ANALYTICS_TARGETS_MS[name]:.2f}) over 24 h windows")
-    for name, values in service_timings.items():
-        p50, p95 = pct(values, 0.5), pct(values, 0.95)
-        figures[f"{name}_p95_ms"] = p95
-        figures[f"{name}_ratio"] = p95 / SERVICE_TARGETS_MS[name]
-        passed &= p95 <= SERVICE_TARGETS_MS[name]
-        print(f"{name:13s} p50={p50:7.1f}ms p95={p95:7.1f}ms (target p95 <= {SERVICE_TARGETS_MS[name]:.0f}ms, "
-              f"ratio {p95 / SERVICE_TARGETS_MS[name]:.2f}) over {args.spans:,} spans in 24 h")
+    passed = _report(figures, timings, TARGETS_MS, lambda name: f"rows/page avg={sum(counts[name]) / len(counts[name]):.0f}")
+    passed &= _report(figures, analytics, ANALYTICS_TARGETS_MS, lambda _: "over 24 h windows")
+    passed &= _report(figures, service_timings, SERVICE_TARGETS_MS, lambda _: f"over {args.spans:,} spans in 24 h")
     if args.spans < 1_000_000:
         print(f"note: {args.spans:,} spans, below the specified 1,000,000")
     if args.rows < 10_000_000:

@@ -125,6 +125,8 @@ MIGRATION_SEEDS = [("metrics_app.migrations.0004_seed_platform_series", "seed"),
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     yield  # every fixture of the test is finalized here: a transactional test's flush has run
+    if nextitem is None:  # the last test: the session's fixtures (the test database too) are gone already
+        return
     marker = item.get_closest_marker("django_db")
     names = set(getattr(item, "fixturenames", ()))
     if not ({"transactional_db", "live_server"} & names or (marker is not None and marker.kwargs.get("transaction"))):

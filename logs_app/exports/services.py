@@ -19,9 +19,9 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from logs_app.exports import links, pg_stream
+from logs_app.exports import ch_stream, links, pg_stream
 from logs_app.exports.models import FINISHED, Export, ExportFormat, ExportSchedule, ExportStatus
-from logs_app.exports.writer import ExportWriter
+from logs_app.exports.writer import ExportWriter, PartsWriter
 from portal.errors import ServiceError
 from portal.tenancy import audit
 from portal.tenancy.audit import Actor
@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 PROGRESS_ROWS = 20_000
 PROGRESS_SECONDS = 0.5
 MAX_RANGE = timedelta(days=400)
-# The PostgreSQL store's rows are formatted by the database (pg_stream); False forces the generic path.
+# The PostgreSQL and ClickHouse stores' rows are formatted by the database (pg_stream, ch_stream); False
+# forces the generic path.
 FAST_PATH = True
 # Who may hold a schedule (the schedules API's write role) and fetch a download link (anyone who may export).
 SCHEDULE_ROLE = Role.EDITOR
@@ -239,10 +240,8 @@ def run_export(export_id: int) -> str:
     path = export.file_path()
     assert path is not None
     budget = quota_bytes() - used_bytes(org)
-    writer = ExportWriter(path, export.format, export.gzip)
-    fast = FAST_PATH and pg_stream.supports(store)
-    progress = _Progress(export_id, default_ok=not fast)
-    stream = _write_all(writer, store, export, fast)
+    writer, stream, copying = _open(path, store, export)
+    progress = _Progress(export_id, default_ok=not copying)
     reported, last_report = 0, time.monotonic()
     try:
         for n in stream:
@@ -284,6 +283,18 @@ def run_export(export_id: int) -> str:
     if export.schedule_id is not None:
         notify_owner(export_id)
     return ExportStatus.DONE
+
+
+def _open(path: Any, store: Any, export: Export) -> tuple[ExportWriter | PartsWriter, Generator[int, None, None], bool]:
+    """The file's writer and the generator filling it, on the store's fast path when it has one; the flag
+    says the default connection is busy streaming (PostgreSQL's COPY) while the generator runs."""
+    if FAST_PATH and ch_stream.supports(store):
+        parts = PartsWriter(path, export.format, export.gzip)
+        return parts, ch_stream.iter_parts(store, parts, export.org, export.query, export.start, export.end,
+                                           export.format), False
+    writer = ExportWriter(path, export.format, export.gzip)
+    fast = FAST_PATH and pg_stream.supports(store)
+    return writer, _write_all(writer, store, export, fast), fast
 
 
 def _write_all(writer: ExportWriter, store: Any, export: Export, fast: bool) -> Generator[int, None, None]:

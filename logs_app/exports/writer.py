@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -156,3 +157,50 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="microseconds")
     return str(value)
+
+
+class PartsWriter:
+    """An export assembled from parts the database engine wrote whole (each a complete gzip member, or
+    plain lines): Python copies bytes, it neither formats nor compresses rows. A gzip file of several
+    members is one valid gzip stream (RFC 1952 §2.2). Same interface and atomic rename as ExportWriter."""
+
+    def __init__(self, path: Path, fmt: str, use_gzip: bool) -> None:
+        if fmt not in ("csv", "ndjson"):
+            raise ValueError(f"unknown export format {fmt!r}")
+        self.path = path
+        self.tmp = path.with_name(path.name + ".part")
+        self.use_gzip = use_gzip
+        self.rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        if fmt == "csv":  # the header, byte for byte as ExportWriter writes it
+            header = (",".join(COLUMNS) + "\r\n").encode()
+            self._raw.write(gzip.compress(header, GZIP_LEVEL, mtime=0) if use_gzip else header)
+
+    def part_path(self, index: int) -> Path:
+        """Where the engine writes part `index` (beside the export: the same org-scoped directory)."""
+        return self.path.with_name(f"{self.path.name}.part{index}")
+
+    def append_part(self, part: Path, lines: int) -> None:
+        with open(part, "rb") as f:
+            shutil.copyfileobj(f, self._raw, _BUFFER)
+        part.unlink()
+        self.rows += lines
+
+    def bytes_written(self) -> int:
+        return self._raw.tell()
+
+    def close(self) -> int:
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.replace(self.tmp, self.path)
+        return self.path.stat().st_size
+
+    def abort(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+            for stray in self.path.parent.glob(self.path.name + ".part*"):
+                stray.unlink(missing_ok=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -25,6 +26,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, OperationalError
 
 Row = tuple[Any, ...]
+
+# The output formats an export may ask for (the name is part of the statement's text, not a parameter).
+EXPORT_FORMATS = frozenset({"CSV", "TabSeparatedRaw"})
+EXPORT_SETTINGS = {"output_format_csv_crlf_end_of_line": 1}  # RFC 4180 lines, as the Python writer's
+GZIP_LEVEL = 3
 
 
 class EngineError(DatabaseError):
@@ -48,6 +54,10 @@ class Executor(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """One INSERT of all `rows` (one part on the server: atomic, and one merge's worth of work)."""
+
+    def export_file(self, sql: str, params: Mapping[str, Any], fmt: str, path: Path, compress: bool) -> None:
+        """Write the SELECT's rows to `path` in the engine's output format `fmt` (gzip when `compress`),
+        streamed: neither side holds the result."""
 
 
 def bind(sql: str, params: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -145,6 +155,16 @@ class ChdbExecutor:
             except Exception as e:
                 raise EngineError(str(e), _code_of(str(e))) from e
 
+    def export_file(self, sql: str, params: Mapping[str, Any], fmt: str, path: Path, compress: bool) -> None:
+        # INTO OUTFILE: the engine formats, compresses and writes the file itself, block by block.
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}")
+        target = str(path).replace("\\", "\\\\").replace("'", "\\'")
+        compression = f" COMPRESSION 'gzip' LEVEL {GZIP_LEVEL}" if compress else ""
+        options = ", ".join(f"{k} = {v}" for k, v in EXPORT_SETTINGS.items())
+        text = f"{sql} INTO OUTFILE '{target}' TRUNCATE{compression} FORMAT {fmt} SETTINGS {options}"
+        self.execute(text, params)
+
 
 class HttpExecutor:
     """A ClickHouse server over HTTP (clickhouse-connect). Kept thin: the store is tested through chdb."""
@@ -176,6 +196,24 @@ class HttpExecutor:
             return
         try:
             self._client.insert(table, [list(r) for r in rows], column_names=list(columns), database=self.database)
+        except exceptions.OperationalError as e:
+            raise EngineUnavailable(str(e)) from e
+        except exceptions.ClickHouseError as e:
+            raise EngineError(str(e), _code_of(str(e))) from e
+
+    def export_file(self, sql: str, params: Mapping[str, Any], fmt: str, path: Path, compress: bool) -> None:
+        # The server formats and streams the rows (compressed on the wire); the file is written as they come.
+        import gzip
+        import shutil
+
+        from clickhouse_connect.driver import exceptions
+
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(f"unknown export format {fmt!r}")
+        try:
+            stream = self._client.raw_stream(sql, parameters=dict(params), settings=EXPORT_SETTINGS, fmt=fmt)
+            with stream, (gzip.open(path, "wb", compresslevel=GZIP_LEVEL) if compress else open(path, "wb")) as out:
+                shutil.copyfileobj(stream, out, 1 << 16)
         except exceptions.OperationalError as e:
             raise EngineUnavailable(str(e)) from e
         except exceptions.ClickHouseError as e:

@@ -185,13 +185,15 @@
     return "";
   }
   const REL = /^now(?:-(\d+)([smhdw]))?$/, UNIT_S = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  function absolute(t) {
+  // One "now" for both ends, so a relative window keeps its exact width in the link.
+  function absolute(t, now) {
     const m = REL.exec(String(t));
-    if (m) return new Date(Date.now() - (m[1] ? Number(m[1]) * UNIT_S[m[2]] * 1000 : 0)).toISOString();
+    if (m) return new Date(now - (m[1] ? Number(m[1]) * UNIT_S[m[2]] * 1000 : 0)).toISOString();
     return /^\d+(\.\d+)?$/.test(String(t)) ? new Date(Number(t) * 1000).toISOString() : new Date(t).toISOString();
   }
   function signalLink(panel, kind) {
-    const service = panelService(panel), window_ = { start: absolute(state.from), end: absolute(state.to) };
+    const service = panelService(panel), now = Date.now();
+    const window_ = { start: absolute(state.from, now), end: absolute(state.to, now) };
     if (kind === "logs") return config.base + "/logs/" + query({ q: service ? "service=" + searchValue(service) : "", ...window_ });
     return config.base + "/traces/" + query({ service, ...window_ });
   }

@@ -3,22 +3,8 @@
    links and the metrics-based request rate. The window is kept in the URL (?since=1h or ?start=…&end=…). */
 "use strict";
 (function () {
-  const { api, config, el, byId, format, ui, url } = window.Portal;
+  const { api, config, el, byId, format, ui } = window.Portal;
   const service = config.service;
-
-  function windowParams() {
-    const sel = byId("range");
-    if (sel.value !== "custom") { url.update({ since: sel.value, start: "", end: "" }); return { since: sel.value }; }
-    const r = ui.timeRange.get();
-    url.update({ since: "", start: r.start, end: r.end });
-    return { start: r.start, end: r.end };
-  }
-
-  function restoreWindow() {
-    const since = url.get("since"), start = url.get("start"), end = url.get("end");
-    if (start && end) ui.timeRange.setCustom(start, end);
-    else if (since && [...byId("range").options].some((o) => o.value === since)) ui.timeRange.setPreset(since);
-  }
 
   function rows(id, items, columns, emptyText) {
     byId(id).querySelector("tbody").replaceChildren(...(items.length ? items
@@ -72,11 +58,11 @@
 
   async function run() {
     try {
-      render(await api.get("/services/" + encodeURIComponent(service) + "/summary", windowParams()));
+      render(await api.get("/services/" + encodeURIComponent(service) + "/summary", ui.timeRange.toUrl()));
     } catch (err) { ui.flash(err.message, "error"); }
   }
 
-  restoreWindow();
+  ui.timeRange.fromUrl();
   byId("service-form").addEventListener("submit", (e) => { e.preventDefault(); run(); });
   ui.timeRange.init(run);
   run();

@@ -2,27 +2,12 @@
    (computed by the store); the window is kept in the URL (?since=1h or ?start=…&end=…). */
 "use strict";
 (function () {
-  const { api, el, byId, format, ui, url } = window.Portal;
-
-  /* The window as API params, from the range control; written back into the page URL. */
-  function windowParams() {
-    const sel = byId("range");
-    if (sel.value !== "custom") { url.update({ since: sel.value, start: "", end: "" }); return { since: sel.value }; }
-    const r = ui.timeRange.get();
-    url.update({ since: "", start: r.start, end: r.end });
-    return { start: r.start, end: r.end };
-  }
-
-  function restoreWindow() {
-    const since = url.get("since"), start = url.get("start"), end = url.get("end");
-    if (start && end) ui.timeRange.setCustom(start, end);
-    else if (since && [...byId("range").options].some((o) => o.value === since)) ui.timeRange.setPreset(since);
-  }
+  const { api, el, byId, format, ui } = window.Portal;
 
   function rate(rps) { return rps >= 1 ? rps.toFixed(2) + " req/s" : (rps * 60).toFixed(2) + " req/min"; }
 
   async function run() {
-    const params = windowParams();
+    const params = ui.timeRange.toUrl();
     try {
       const data = await api.get("/services/", params);
       const q = new URLSearchParams(params).toString();
@@ -36,7 +21,7 @@
     } catch (err) { ui.flash(err.message, "error"); }
   }
 
-  restoreWindow();
+  ui.timeRange.fromUrl();
   byId("services-form").addEventListener("submit", (e) => { e.preventDefault(); run(); });
   ui.timeRange.init(run);
   run();

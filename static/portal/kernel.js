@@ -255,6 +255,20 @@ window.Portal = (function () {
       byId("to").value = new Date(end).toISOString().slice(0, 19);
     },
     setPreset(value) { byId("range").value = value; byId("custom-range").hidden = true; },
+    /* The range kept in the page URL (?since=1h, or ?start=…&end=… for a custom one): restore it … */
+    fromUrl() {
+      const since = url.get("since"), start = url.get("start"), end = url.get("end");
+      if (start && end) timeRange.setCustom(start, end);
+      else if (since && [...byId("range").options].some((o) => o.value === since)) timeRange.setPreset(since);
+    },
+    /* … and write the chosen one back, returning it as API params (a preset stays relative). */
+    toUrl() {
+      const sel = byId("range");
+      if (sel.value !== "custom") { url.update({ since: sel.value, start: "", end: "" }); return { since: sel.value }; }
+      const r = timeRange.get();
+      url.update({ since: "", start: r.start, end: r.end });
+      return { start: r.start, end: r.end };
+    },
     /* onChange runs when a preset is picked (a custom range waits for the form's submit). */
     init(onChange) {
       const sel = byId("range");

@@ -34,6 +34,10 @@ class RecordingExecutor:
         self.inserts.append((table, list(rows)))
         self.inner.insert(table, columns, rows)
 
+    def export_file(self, sql: str, params: Any, fmt: str, path: Any, compress: bool) -> None:
+        self.statements.append((f"{sql} INTO OUTFILE", dict(params)))
+        self.inner.export_file(sql, params, fmt, path, compress)
+
 
 def _shared_store() -> ClickHouseLogStore:
     if not _stores:

@@ -12,6 +12,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from logs_app.otlp import receivers
 from logs_app.query import QueryError, parse
@@ -223,8 +225,15 @@ def test_otlp_request_is_one_insert_per_request(client: Any, org_a: Any, ingest_
                             {"trace_id": "00" * 16, "span_id": "33" * 8, "name": "zero trace id"}])
     resp = post_otlp(client, TRACES, spans.SerializeToString(), ingest_a)
     assert resp.status_code == 200  # partial success: the bad span rejected, the good one stored
+    partial = trace_service_pb2.ExportTraceServiceResponse.FromString(resp.content).partial_success
+    assert partial.rejected_spans == 1
+    assert partial.error_message == "span rejected: trace_id must be 16 bytes and span_id 8 bytes, not all zero"
+    assert [(t, len(rows)) for t, rows in rec.inserts[1:]] == [("logs_span", 1)]  # one INSERT, the good span
     trace = store.get_trace(org_a, "11" * 16)
     assert trace is not None and [s.name for s in trace.spans] == ["good"]
+    full = logs_service_pb2.ExportLogsServiceResponse.FromString(
+        post_otlp(client, LOGS, logs_request([{"body": "ok"}]).SerializeToString(), ingest_a).content)
+    assert not full.HasField("partial_success")  # nothing rejected: no partial_success at all
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from logs_app.saved_searches.models import SavedSearch
-from tests.browser.conftest import login
+from tests.browser.conftest import signed_in
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,14 +20,8 @@ ROWS = "document.querySelectorAll('#results tr.rec').length"
 
 @pytest.fixture
 def page(browser: Any, live_server: Any, alice: Any, seeded: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = ctx.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    login(p, live_server.url, alice.email, PASSWORD)
-    yield p
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with signed_in(browser, live_server.url, alice.email, PASSWORD, height=1000) as p:
+        yield p
 
 
 def test_facet_click_filters_and_saved_search_reopens(page: Any, live_server: Any, org_a: Any, alice: Any,

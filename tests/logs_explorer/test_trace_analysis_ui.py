@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from logs_app.store.records import SpanEvent, SpanRecord
-from tests.browser.conftest import login
+from tests.browser.conftest import signed_in
 from tests.conftest import PASSWORD
 from tests.logs_explorer.conftest import TRACE_A, TRACE_B, make_trace
 
@@ -88,14 +88,8 @@ def test_pages_render_for_members_and_404_for_others(web_alice: Any, web_charlie
 
 @pytest.fixture
 def page(browser: Any, live_server: Any, alice: Any, analysed: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    p = ctx.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    login(p, live_server.url, alice.email, PASSWORD)
-    yield p
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with signed_in(browser, live_server.url, alice.email, PASSWORD) as p:
+        yield p
 
 
 @pytest.mark.browser

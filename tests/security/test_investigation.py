@@ -21,7 +21,7 @@ from logs_app.store import get_store
 from logs_app.store.records import LogRecord
 from portal.tenancy.models import ApiToken, AuditEntry
 from tests import procs
-from tests.browser.conftest import login
+from tests.browser.conftest import signed_in
 from tests.conftest import PASSWORD, token_client
 
 pytestmark = pytest.mark.django_db
@@ -155,14 +155,8 @@ def test_org_admins_see_every_staff_access_with_the_reason(api_alice: APIClient,
 
 @pytest.fixture
 def admin_page(browser: Any, live_server: Any, alice: Any, bob: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    p = ctx.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    login(p, live_server.url, alice.email, PASSWORD)
-    yield p
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with signed_in(browser, live_server.url, alice.email, PASSWORD) as p:
+        yield p
 
 
 @pytest.mark.browser
