@@ -204,7 +204,6 @@ class HttpExecutor:
     def export_file(self, sql: str, params: Mapping[str, Any], fmt: str, path: Path, compress: bool) -> None:
         # The server formats and streams the rows (compressed on the wire); the file is written as they come.
         import gzip
-        import shutil
 
         from clickhouse_connect.driver import exceptions
 
@@ -212,8 +211,9 @@ class HttpExecutor:
             raise ValueError(f"unknown export format {fmt!r}")
         try:
             stream = self._client.raw_stream(sql, parameters=dict(params), settings=EXPORT_SETTINGS, fmt=fmt)
-            with stream, (gzip.open(path, "wb", compresslevel=GZIP_LEVEL) if compress else open(path, "wb")) as out:
-                shutil.copyfileobj(stream, out, 1 << 16)
+            with gzip.open(path, "wb", compresslevel=GZIP_LEVEL) if compress else open(path, "wb") as out:
+                for chunk in stream:  # raw bytes as the server sends them
+                    out.write(chunk)
         except exceptions.OperationalError as e:
             raise EngineUnavailable(str(e)) from e
         except exceptions.ClickHouseError as e:
