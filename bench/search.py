@@ -28,12 +28,18 @@ Every timed answer must be 200 with a non-empty page whose records all match the
 window; the first --oracle answers of each shape must also equal, record for record, what a plain SQL
 query over the measured org's rows returns (the known subset).
 
+`--store clickhouse` then measures the ClickHouse store too, beside these figures (bench/search_clickhouse.py):
+--ch-rows rows (default 100,000,000) generated inside the engine, the filtered, correlation and full-text
+shapes through the store's API (targets p95 <= 200 ms, 100 ms, 1 s) and its bytes on disk per row (<= 60),
+printed in one table with PostgreSQL's p95 and bytes per row of the same run.
+
 `--reuse` (on in `make bench`) measures the database loaded by an earlier run again when it is still
 valid: same migrations, same generator, same row count; otherwise it loads afresh. The data set is
 generated around a fixed anchor time recorded with it, so the queries' windows do not depend on when the
 data was loaded.
 
     .venv/bin/python bench/search.py [--rows 10000000] [--days 7] [--iterations 40] [--reuse]
+                                     [--store clickhouse [--ch-rows 100000000] [--ch-dir DIR]]
 
 Last line: `PASS|FAIL filtered_p95_ms=… filtered_ratio=… … config=…`.
 """
@@ -437,6 +443,11 @@ def main() -> int:
     p.add_argument("--spans", type=int, default=1_000_000, help="spans in the 24 hours the service pages read")
     p.add_argument("--service-iterations", type=int, default=20)
     p.add_argument("--name", default=NAME, help="the bench database is portal_bench_<name> (a trial run's own)")
+    p.add_argument("--store", choices=["postgres", "clickhouse"], default="postgres",
+                   help="clickhouse: also measure the ClickHouse store (bench/search_clickhouse.py) beside PostgreSQL")
+    p.add_argument("--ch-rows", type=int, default=100_000_000, help="rows of the ClickHouse data set")
+    p.add_argument("--ch-dir", default="/var/tmp/portal-bench-chdb", help="where the ClickHouse data set lives")
+    p.add_argument("--ch-fresh", action="store_true", help="load the ClickHouse data set afresh")
     args, _ = p.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
 
     redis_url = harness.redis_url()
@@ -533,8 +544,29 @@ def main() -> int:
     figures["store"] = get_store().name
     figures["rows"] = total
     figures["reused"] = not from_scratch
+    if args.store == "clickhouse":
+        from bench import search_clickhouse
+
+        pg_p95 = {k: figures[f"{k}_p95_ms"] for k in TARGETS_MS}
+        try:
+            ch_passed, ch_figures = search_clickhouse.run(args, org, other, pg_p95, total, pg_bytes_per_row(total), pct)
+        except harness.BenchInvalid as exc:
+            print(f"invalid answer: {exc}")
+            return harness.verdict(False, {**figures, "valid": False}, config + ",clickhouse=chdb(in-process)")
+        passed &= ch_passed
+        figures.update(ch_figures)
+        config += ",clickhouse=chdb(in-process)"
     figures["valid"] = True
     return harness.verdict(passed, figures, config)
+
+
+def pg_bytes_per_row(rows: int) -> float:
+    """logs_record's partitions with their indexes and TOAST, per row."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree('logs_record')")
+        return float(c.fetchone()[0] or 0) / max(1, rows)
 
 
 if __name__ == "__main__":

@@ -274,7 +274,9 @@ window.Panels = (function () {
 
   function heatmap(box, panel, targets) {
     const series = flatten(targets).filter((s) => s.metric.le !== undefined);
-    series.sort((a, b) => Number(a.metric.le) - Number(b.metric.le));
+    // Prometheus writes the last bucket "+Inf", which Number() reads as NaN (and a NaN breaks the sort).
+    const bound = (le) => (le === "+Inf" ? Infinity : Number(le));
+    series.sort((a, b) => bound(a.metric.le) - bound(b.metric.le));
     if (!series.length) { return timeseries(box, panel, targets); }
     const times = series[0].values.map((v) => v[0]);
     const z = series.map((s, i) => {
