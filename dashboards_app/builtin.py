@@ -4,7 +4,7 @@ They live in code (not in an org's rows) because they belong to no org. They rea
 deployment's series (dashboards_app/demo/ simulates it; docs/dashboards.md "The demo deployment"):
 
 - per-request series carry the calling org's label, so federation narrows them to the viewer's org
-  ("your traffic"); staff see them for the whole platform, and the `by (…, org_id)` panels then break
+  ("your traffic"); staff see them for the whole platform, and the `by (…, $__org_label)` panels then break
   the platform down per org;
 - instance series (`up`, CPU, memory, disk, analytics internals) carry no org label: an org reads them
   only through the `platform:*` recording rules (metrics_app.platform_series), the shared deployment's
@@ -21,9 +21,9 @@ from dashboards_app.builtin_ai_usage import AI_USAGE
 from dashboards_app.builtin_capacity import CAPACITY
 
 RI = "$__rate_interval"
-# The default org label (metrics_app.labels.org_label()); it only names the per-org breakdown here, the
-# org matcher itself is added by federation with the configured label.
-ORG = "org_id"
+# The org label of the datasource queried (a macro: the configured name, org_id by default); it only names
+# the staff's per-org breakdown here, the org matcher itself is added by federation.
+ORG = "$__org_label"
 HTTP = "http_server_request_duration_seconds"
 FIVE_XX = 'http_response_status_code=~"5.."'
 

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dashboards_app import interpolate, querying
+from metrics_app.labels import org_label
 from portal.errors import ServiceError
 from portal.tenancy.models import Organization
 
@@ -262,7 +263,7 @@ def _history(org: Organization, raw_expr: str, variables: dict[str, Any], start:
              seconds: int, step: int, cross_org: Any) -> list[dict[str, Any]]:
     # Macros as for a panel of the history's own resolution ($__rate_interval spans a history step), but
     # $__range keeps the panel's meaning.
-    macros = {**interpolate.macros(end - seconds, end, step),
+    macros = {**interpolate.macros(end - seconds, end, step, org_label(org)[0]),
               **{k: v for k, v in interpolate.macros(start, end, step).items() if k.startswith("__range")}}
     expr = interpolate.interpolate(raw_expr, variables, macros)
     result: list[dict[str, Any]] = querying.history(org, expr, end, seconds, step, cross_org).get("result", [])
@@ -280,7 +281,7 @@ def _limits(org: Organization, opts: dict[str, Any], variables: dict[str, Any], 
     expr = opts.get("limit_expr") or ""
     if not expr:
         return _Limits()
-    expr = interpolate.interpolate(expr, variables, interpolate.macros(start, end, 60))
+    expr = interpolate.interpolate(expr, variables, interpolate.macros(start, end, 60, org_label(org)[0]))
     data = querying.query_instant(org, expr, end, 1, cross_org)
     if data.get("resultType") == "scalar":
         return _Limits([({}, float(data["result"][1]))])

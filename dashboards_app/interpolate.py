@@ -76,7 +76,9 @@ def month_to_date_seconds(at: float) -> int:
     return max(1, int(at - month_start.timestamp()))
 
 
-def macros(start: float, end: float, step: int) -> dict[str, str]:
+def macros(start: float, end: float, step: int, org_label: str = "org_id") -> dict[str, str]:
+    """Grafana's time macros, the month to date, and `$__org_label`: the name of the label that carries the
+    org on the datasource queried (a staff breakdown `by (…, $__org_label)` follows its configuration)."""
     rng = max(1, int(end - start))
     rate = max(step + SCRAPE_INTERVAL_S, 4 * SCRAPE_INTERVAL_S)
     # Instant panels are evaluated at `end` rounded up to the step (dashboards_app/querying.py): the month
@@ -90,6 +92,7 @@ def macros(start: float, end: float, step: int) -> dict[str, str]:
         "__range": fmt_duration(rng),
         "__range_s": str(rng),
         "__range_ms": str(rng * 1000),
+        "__org_label": org_label,
     }
 
 

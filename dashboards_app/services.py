@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from dashboards_app import builtin, forecast, grafana, interpolate, pricing, querying, spec
 from dashboards_app.models import Dashboard, DashboardVersion, QueryHistory
+from metrics_app import labels
 from portal.errors import ServiceError
 from portal.tenancy import audit
 from portal.tenancy.audit import Actor
@@ -210,10 +211,12 @@ def run_targets(org: Organization, panel_type: str, targets: list[dict[str, Any]
                 start: float, end: float, step: int, cross_org: Any = None) -> list[dict[str, Any]]:
     """Query every target of a panel. Instant panels (table, bar) ask for the value at `end`; the others a
     range. One target failing (bad PromQL) reports its error without hiding the other targets' data."""
-    builtins = interpolate.macros(start, end, step)
+    builtins = interpolate.macros(start, end, step, labels.org_label(org)[0])
     results = []
     for t in targets:
-        item: dict[str, Any] = {"refId": t.get("refId", "A"), "legend": t.get("legend", ""), "expr": t["expr"]}
+        # A legend may name the org label too (`{{$__org_label}}`): the browser then reads the real label.
+        legend = str(t.get("legend", "")).replace("$__org_label", builtins["__org_label"])
+        item: dict[str, Any] = {"refId": t.get("refId", "A"), "legend": legend, "expr": t["expr"]}
         try:
             expr = item["expr"] = interpolate.interpolate(t["expr"], variables, builtins)
         except pricing.NoPricesSet as exc:  # this target says so; the panel's other targets still draw
@@ -285,7 +288,7 @@ def explore_query(org: Organization, user: Any, expr: str, start_raw: Any, end_r
         raise ServiceError(400, "invalid_promql", "The query is longer than 4000 characters.")
     start, end = interpolate.time_range(start_raw, end_raw)
     step = interpolate.auto_step(start, end, step_raw)
-    expr_i = interpolate.interpolate(expr, {}, interpolate.macros(start, end, step))
+    expr_i = interpolate.interpolate(expr, {}, interpolate.macros(start, end, step, labels.org_label(org)[0]))
     data = querying.query_instant(org, expr_i, end, step) if instant else \
         querying.query_range(org, expr_i, start, end, step)
     record_history(org, user, expr)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from dashboards_app import interpolate
@@ -56,3 +59,36 @@ def test_resolve_variables_defaults() -> None:
     assert interpolate.resolve_variables(defs, {}, {}) == {"a": ".*", "b": "x", "c": "y"}
     assert interpolate.resolve_variables(defs, {"a": ["p", "q"], "c": "x"}, {}) == {"a": ["p", "q"], "b": "x", "c": "x"}
     assert interpolate.resolve_variables(defs, {"a": ["p", "$__all"]}, {})["a"] == ".*"
+
+
+def test_org_label_macro_names_the_configured_label() -> None:
+    assert interpolate.macros(NOW - 3600, NOW, 15)["__org_label"] == "org_id"
+    b = interpolate.macros(NOW - 3600, NOW, 15, "tenant")
+    assert interpolate.interpolate("sum by (service_name, $__org_label) (rate(x[1m]))", {}, b) == \
+        "sum by (service_name, tenant) (rate(x[1m]))"
+
+
+def test_no_builtin_dashboard_hard_codes_the_org_label() -> None:
+    """The staff breakdowns say `$__org_label`, so a datasource whose org label is not org_id still splits by org."""
+    from dashboards_app import builtin
+
+    for slug, doc in builtin.all_builtins():
+        assert "org_id" not in json.dumps([p.get("targets") for p in doc["panels"]]), slug
+
+
+@pytest.mark.django_db
+def test_a_staff_breakdown_follows_the_datasources_org_label(org_a: Any, prometheus: Any) -> None:
+    from dashboards_app import builtin, services
+    from metrics_app.models import Datasource
+
+    Datasource.objects.create(name="tenanted", url=prometheus.url, org_label="tenant", is_default=True)
+    doc = builtin.get("platform-overview")
+    assert doc is not None
+    targets = [t for p in doc["panels"] for t in p["targets"] if "$__org_label" in t["expr"] + t["legend"]]
+    assert targets
+    for item in services.run_targets(org_a, "timeseries", targets, {}, NOW - 600, NOW, 15):
+        assert "error" not in item, item
+        assert "tenant" in item["expr"] and "org_id" not in item["expr"] and "$__org_label" not in item["expr"]
+        assert "$__org_label" not in item["legend"]
+    assert any("{{tenant}}" in item["legend"] for item in services.run_targets(org_a, "timeseries", targets, {},
+                                                                                NOW - 600, NOW, 15))
