@@ -37,6 +37,7 @@ def to_block_yaml(text: str) -> str:
 RULE_LABEL = "portal_rule"
 NOTIFY_LABEL = "portal_notify"
 BLACKHOLE = "portal-blackhole"
+PLATFORM_RECEIVER = "portal-platform"
 
 
 def rules_path(org_id: int) -> Path:
@@ -225,9 +226,35 @@ def org_fragment(org: Organization, channels: list[Channel], policy: Notificatio
     return OrgFragment(org_id, org_route(org, channels, policy), receivers, _time_intervals(org_id, policy), files)
 
 
+def platform_receiver() -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Staff's route and receiver for the platform's own alerts, when settings name a destination.
+
+    The route matches `scope="platform"` *and* an empty org label: every org rule carries its org label, so
+    an org that puts `scope: platform` among its rule's labels still reaches only its own route."""
+    emails = [a.strip() for a in settings.PLATFORM_ALERTS_EMAIL.split(",") if a.strip()]
+    url = settings.PLATFORM_ALERTS_WEBHOOK_URL.strip()
+    if not emails and not url:
+        return None
+    receiver: dict[str, Any] = {"name": PLATFORM_RECEIVER}
+    if emails:
+        receiver["email_configs"] = [{"to": a, "send_resolved": True} for a in emails]
+    if url:
+        receiver["webhook_configs"] = [{"url": url, "send_resolved": True}]
+    from metrics_app.platform_series import org_label_name
+
+    route = {"receiver": PLATFORM_RECEIVER, "matchers": ['scope="platform"', f'{org_label_name()}=""'],
+             "group_by": ["alertname", "service_name", "instance"],
+             "group_wait": settings.PLATFORM_ALERTS_GROUP_WAIT}
+    return route, receiver
+
+
 def assemble_alertmanager_config(fragments: Iterable[OrgFragment]) -> str:
     receivers: list[dict[str, Any]] = [{"name": BLACKHOLE}]
     routes = []
+    staff = platform_receiver()
+    if staff is not None:
+        routes.append(staff[0])
+        receivers.append(staff[1])
     intervals: list[dict[str, Any]] = []
     for frag in fragments:
         routes.append(frag.route)

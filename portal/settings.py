@@ -234,6 +234,12 @@ ALERTS_SMTP_FROM = _str("ALERTS_SMTP_FROM", "alerts@localhost")
 ALERTS_PAGERDUTY_URL = _str("ALERTS_PAGERDUTY_URL", "https://events.pagerduty.com/v2/enqueue")
 ALERTS_HOOK_SECRET = _str("ALERTS_HOOK_SECRET", "")
 ALERTS_HOOK_BASE_URL = _str("ALERTS_HOOK_BASE_URL", PORTAL_BASE_URL)
+# Where the platform's own alerts (scope="platform", no org label: deploy/prometheus/platform-alerts.yml) go:
+# staff email addresses (comma-separated) and/or a webhook an operator runs. Unset: they stay in
+# Alertmanager's UI and API only. Operator settings, not org input: Alertmanager sends to them directly.
+PLATFORM_ALERTS_EMAIL = _str("PLATFORM_ALERTS_EMAIL", "")
+PLATFORM_ALERTS_WEBHOOK_URL = _str("PLATFORM_ALERTS_WEBHOOK_URL", "")
+PLATFORM_ALERTS_GROUP_WAIT = _str("PLATFORM_ALERTS_GROUP_WAIT", "30s")
 
 # Login throttling: failures per window before the account or the IP must wait.
 LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)

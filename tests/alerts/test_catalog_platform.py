@@ -388,3 +388,53 @@ def test_platform_templates_fire_from_prometheus_rule_files(wired: dict[str, Any
     assert ("PlatformMemorySaturation", "model-serving-0:8080") not in fired
     assert {a for a in fired if a[0] == "PlatformMemorySaturation"} == {
         ("PlatformMemorySaturation", "analytics-service-0:8080")}
+
+
+def test_platform_alerts_reach_the_staff_receiver_and_org_alerts_never_do(
+        wired: dict[str, Any], settings: Any, api_alice: APIClient, org_a: Organization) -> None:
+    """With PLATFORM_ALERTS_WEBHOOK_URL set, the generated Alertmanager config routes the platform's alerts
+    (scope="platform", no org label) to staff; an org rule that labels itself scope=platform stays on the
+    org's own route (it carries the org label, which the staff route requires empty)."""
+    from alerts_app import sync
+    from alerts_app.apps import platform_alert_settings
+    from tests.alerts.receivers import HttpRecorder
+
+    prom, am = wired["prom"], wired["am"]
+    staff = HttpRecorder()
+    settings.PLATFORM_ALERTS_WEBHOOK_URL = staff.url + "/staff"
+    settings.PLATFORM_ALERTS_GROUP_WAIT = "1s"
+    assert platform_alert_settings() == []
+    try:
+        (wired["rules_dir"] / "platform-alerts.yml").write_text(
+            platform_rules_yaml({key: {"for": "0s"} for key in PLATFORM_TEMPLATES}))
+        r = api_alice.post("/api/v1/alerts/rules/", {
+            "name": "claims to be platform", "query": 'up{job="tenant-exporter"}', "comparator": "==",
+            "threshold": 0, "for_duration": "0s", "severity": "critical", "labels": {"scope": "platform"}},
+            format="json")
+        assert r.status_code == 201, r.content
+        report = sync.reconcile()
+        assert not report.errors, report.errors
+        assert httpx.post(f"{prom.url}/-/reload", timeout=30).status_code == 200
+        org_rule = str(r.json()["id"])
+
+        def delivered() -> list[dict[str, Any]]:
+            alerts = [a for req in staff.at("/staff") for a in req["json"]["alerts"]]
+            return alerts if any(a["labels"]["alertname"] == "PlatformInstanceDown" for a in alerts) else []
+
+        alerts = wait_for(delivered, timeout=60, what="a platform alert at the staff webhook")
+        wait_for(lambda: am_alerts(am, portal_rule=org_rule), timeout=60, what="the org's scope=platform alert")
+        time.sleep(3)  # past the staff route's group_wait: a wrongly routed org alert would have arrived by now
+        alerts = [a for req in staff.at("/staff") for a in req["json"]["alerts"]]
+        assert alerts and all(a["labels"]["scope"] == "platform" and "org_id" not in a["labels"] for a in alerts)
+        assert not [a for a in alerts if "portal_rule" in a["labels"]]
+    finally:
+        staff.stop()
+
+
+def test_a_wrong_staff_destination_is_refused_at_start(settings: Any) -> None:
+    from alerts_app.apps import platform_alert_settings
+
+    settings.PLATFORM_ALERTS_EMAIL = "ops@example.com, not an address"
+    settings.PLATFORM_ALERTS_WEBHOOK_URL = "ftp://hooks.example/x"
+    settings.PLATFORM_ALERTS_GROUP_WAIT = "soon"
+    assert [e.id for e in platform_alert_settings()] == ["alerts.E001", "alerts.E002", "alerts.E003"]
