@@ -24,7 +24,8 @@ def test_plus_inf_is_the_top_bucket(browser: Any, live_server: Any, alice: Any) 
             document.body.appendChild(box);
             const bucket = (le, n) => ({metric: {le}, values: [[1700000000, String(n)], [1700000060, String(n * 2)]]});
             // Out of order, as a query may return them; cumulative counts.
-            const targets = [{refId: 'A', result: [bucket('+Inf', 10), bucket('0.5', 6), bucket('0.1', 2), bucket('1', 9)]}];
+            const targets = [{refId: 'A', result: [bucket('+Inf', 10), bucket('0.5', 6), bucket('0.1', 2),
+                                                   bucket('1', 9)]}];
             window.Panels.render(box, {id: 1, type: 'heatmap', title: 'h', unit: '', legend: {show: false},
                                        targets: [{refId: 'A', expr: 'x'}], options: {}}, targets);
             return {y: box.data[0].y, z: box.data[0].z};
