@@ -30,6 +30,7 @@ from metrics_app.labels import one_lookup
 from portal.backends.alertmanager import AlertmanagerClient
 from portal.backends.errors import BackendError, BackendUnavailable
 from portal.backends.prometheus import PrometheusClient, managed_prometheus
+from portal.core.task_policy import enqueue_on_commit
 from portal.tenancy.models import Organization
 
 from . import checks, render, secrets
@@ -84,8 +85,7 @@ def request_sync(org: Organization, rule_ids: list[int] | None = None) -> None:
     OrgSync.objects.for_org(org).filter(pk=state.pk).update(requested=F("requested") + 1)
     from .tasks import sync_org_task
 
-    org_id = int(org.pk)
-    transaction.on_commit(lambda: sync_org_task.delay(org_id))
+    enqueue_on_commit(sync_org_task, int(org.pk))
 
 
 def sync_org(org_id: int) -> SyncReport:

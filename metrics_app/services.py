@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from portal.core.task_policy import enqueue_on_commit
 from portal.credentials import AuthType
 from portal.tenancy import audit
 from portal.tenancy.audit import Actor
@@ -107,4 +108,4 @@ def _platform_series_changed() -> None:
     transaction.on_commit(platform_series.invalidate)
     from alerts_app.tasks import reconcile_task
 
-    transaction.on_commit(reconcile_task.delay)
+    enqueue_on_commit(reconcile_task)

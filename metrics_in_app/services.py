@@ -13,6 +13,7 @@ from metrics_in_app.destination import org_label
 from metrics_in_app.models import IngestLimits, ScrapeTarget
 from metrics_in_app.target_health import health_for
 from portal.backends import outbound
+from portal.core.task_policy import enqueue_on_commit
 from portal.credentials import AuthType
 from portal.errors import ServiceError
 from portal.tenancy import audit
@@ -70,8 +71,7 @@ def schedule_file_sd(org: Organization) -> None:
     """Rewrite the org's file_sd file once the surrounding transaction commits."""
     from metrics_in_app.tasks import write_scrape_targets
 
-    org_id = org.pk
-    transaction.on_commit(lambda: write_scrape_targets.delay(org_id))
+    enqueue_on_commit(write_scrape_targets, org.pk)
 
 
 class TargetWrites(ModelWrites[ScrapeTarget]):

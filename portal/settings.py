@@ -127,6 +127,9 @@ CELERY_BROKER_URL = _str("CELERY_BROKER_URL", REDIS_URL)
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = False
+# Nothing reads task results: storing none means sending a task needs only the broker, so a Redis outage
+# fails the send at once (enqueue_on_commit logs it) instead of hanging on the result store's reconnects.
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = 600
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

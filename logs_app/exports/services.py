@@ -22,6 +22,7 @@ from django.utils import timezone
 from logs_app.exports import ch_stream, links, pg_stream
 from logs_app.exports.models import FINISHED, Export, ExportFormat, ExportSchedule, ExportStatus
 from logs_app.exports.writer import ExportWriter, PartsWriter
+from portal.core.task_policy import enqueue_on_commit
 from portal.errors import ServiceError
 from portal.tenancy import audit
 from portal.tenancy.audit import Actor
@@ -111,8 +112,8 @@ def create_export(org: Organization, user: Any, req: ExportRequest, *,
         )
         if actor is not None:
             audit.record(actor, "create", export, {"query": export.query, "format": export.format})
-        export_id = export.pk
-        transaction.on_commit(lambda: tasks.run_export.delay(export_id))
+        enqueue_on_commit(tasks.run_export, export.pk, on_failure=lambda: _fail(
+            export.pk, "The task queue is unavailable, so the export was not started; create it again."))
     return export
 
 

@@ -69,3 +69,26 @@ def task(name: str, *, retry: RetryPolicy | None = None, **options: Any) -> Call
                            **options)(run)
 
     return decorate
+
+
+def enqueue_on_commit(task_fn: Any, *args: Any, on_failure: Callable[[], object] | None = None) -> None:
+    """Send `task_fn(*args)` to the workers once the surrounding transaction commits: the one way to queue
+    work from a request.
+
+    A broker that is down must not turn a committed write into an error page: the failure is logged,
+    `on_failure` (if any) records it where the user looks, and the periodic repair (alerts reconcile,
+    file_sd rewrite) does the work later. Results are not stored (CELERY_TASK_IGNORE_RESULT), so sending
+    needs the broker only and fails within a second when it is unreachable."""
+    from django.db import transaction
+    from kombu.exceptions import OperationalError
+
+    def send() -> None:
+        try:
+            task_fn.delay(*args)
+        except OperationalError as exc:
+            log.warning("task queue unavailable, %s%r not sent (the periodic repair does it): %s",
+                        getattr(task_fn, "name", task_fn), args, exc)
+            if on_failure is not None:
+                on_failure()
+
+    transaction.on_commit(send)

@@ -78,7 +78,7 @@ def test_sync_retries_with_backoff_while_prometheus_is_down_then_loads_rules(tmp
     client = Celery("probe", broker=broker.url, backend=broker.url, set_as_current=False)
     prom: procs.Proc | None = None
     try:
-        result = client.send_task("alerts_app.tasks.sync_org_task", args=[org_id])
+        result = client.send_task("alerts_app.tasks.sync_org_task", args=[org_id], ignore_result=False)
 
         def retries() -> list[tuple[int, int]]:
             return [(int(t), int(s)) for t, s in RETRY_LINE.findall(worker_log.read_text(errors="replace"))]

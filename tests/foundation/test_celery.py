@@ -41,7 +41,7 @@ def test_real_worker_on_redis(tmp_path):
         probe = (
             "import django; django.setup();"
             "from portal.tenancy.tasks import prune_audit;"
-            "print(prune_audit.delay().get(timeout=60))"
+            "print(prune_audit.apply_async(ignore_result=False).get(timeout=60))"
         )
         r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE":
                            "portal.settings"}, capture_output=True, text=True, timeout=90)

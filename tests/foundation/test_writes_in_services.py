@@ -235,6 +235,7 @@ ALLOWED = {
     "portal/tenancy/writes.py": "the generic write service behind the org-scoped viewsets",
     "metrics_app/federation.py": "audits staff's cross-org reads where they are run",
     "portal/tenancy/security_events.py": "audits logins, token use and staff access where they happen",
+    "portal/core/task_policy.py": "defines enqueue_on_commit: the one way to queue a task after commit",
 }
 SERIALIZER_WRITES = {"create", "update", "save"}
 
@@ -249,7 +250,8 @@ def _call_name(node: ast.Call) -> str:
 
 
 def _is_write_side_effect(name: str) -> bool:
-    return (name in {"audit.record", "record", "audit.record_event", "transaction.on_commit", "on_commit"}
+    return (name in {"audit.record", "record", "audit.record_event", "transaction.on_commit", "on_commit",
+                     "enqueue_on_commit"}
             or name.endswith(".request_sync") or name == "request_sync"
             or name.endswith(".delay") or name.endswith(".apply_async"))
 
