@@ -32,8 +32,9 @@ typecheck: install
 pytest: install
 	$(BIN)/pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
 
+# make bench BENCH_ARGS="--store clickhouse": the log benches measure the ClickHouse store too.
 bench: install
-	@bash scripts/bench.sh
+	@bash scripts/bench.sh $(BENCH_ARGS)
 
 lock:
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock

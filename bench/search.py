@@ -447,7 +447,6 @@ def main() -> int:
                    help="clickhouse: also measure the ClickHouse store (bench/search_clickhouse.py) beside PostgreSQL")
     p.add_argument("--ch-rows", type=int, default=100_000_000, help="rows of the ClickHouse data set")
     p.add_argument("--ch-dir", default="/var/tmp/portal-bench-chdb", help="where the ClickHouse data set lives")
-    p.add_argument("--ch-fresh", action="store_true", help="load the ClickHouse data set afresh")
     args, _ = p.parse_known_args()  # scripts/bench.sh passes its arguments to every bench
 
     redis_url = harness.redis_url()

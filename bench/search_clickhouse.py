@@ -10,7 +10,8 @@ The data set: --ch-rows log rows (default 100,000,000) over --days days before a
 inside the engine (`INSERT … SELECT … FROM numbers(N)`), shaped as the PostgreSQL bench's (80 % in the
 measured org, ten services, 5 % errors, four words of thirty per body, one body in a thousand holding
 `auth_failure`, a trace id shared by eight rows, a correlation id by four). It lives in a data directory
-under --ch-dir and is reused while its generator and row count match.
+under --ch-dir and, with --reuse (as `make bench` runs it), is measured again while its generator, row count
+and org ids match.
 
 Timed, --iterations each after ten warm-up queries, with the PostgreSQL shapes and targets of the issue:
 filtered (`level=error service=<X>`, one hour) p95 <= 200 ms, correlation id (whole range) p95 <= 100 ms,
@@ -83,8 +84,12 @@ def _dataset(store: Any) -> dict[str, Any] | None:
     return json.loads(rows[0][0]) if rows else None
 
 
-def load_or_reuse(path: Path, rows: int, days: int, bench_org: int, other_org: int) -> tuple[Any, int, bool]:
-    """(store, anchor µs, reused): the data set in `path`, loaded unless a valid one is there already."""
+def load_or_reuse(path: Path, rows: int, days: int, bench_org: int, other_org: int,
+                  reuse: bool) -> tuple[Any, int, bool]:
+    """(store, anchor µs, reused): the data set in `path`; with `reuse`, a valid one found there is measured
+    again (same generator, rows, days and org ids), otherwise it is loaded afresh."""
+    if path.exists() and not reuse:
+        shutil.rmtree(path)
     if path.exists():
         store = _open(path)
         doc = _dataset(store)
@@ -187,9 +192,7 @@ def run(args: Any, org: Any, other: Any, pg_p95: dict[str, float], pg_rows: int,
     """Load (or reuse) the ClickHouse data set, measure it, print it beside PostgreSQL's figures of this run;
     (passed, figures) for the verdict line."""
     path = Path(args.ch_dir) / f"search-{args.ch_rows}"
-    if args.ch_fresh and path.exists():
-        shutil.rmtree(path)
-    store, anchor_us, reused = load_or_reuse(path, args.ch_rows, args.days, org.pk, other.pk)
+    store, anchor_us, reused = load_or_reuse(path, args.ch_rows, args.days, org.pk, other.pk, args.reuse)
     per_row, stored = bytes_per_row(store)
     timings = measure(store, org, anchor_us, args.days, args.iterations, args.oracle)
     print(f"\n{'query':12s} | {'ClickHouse p95 (' + format(stored, ',') + ' rows)':>32s} | target | ratio | "

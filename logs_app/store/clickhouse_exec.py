@@ -29,7 +29,7 @@ Row = tuple[Any, ...]
 
 # The output formats an export may ask for (the name is part of the statement's text, not a parameter).
 EXPORT_FORMATS = frozenset({"CSV", "TabSeparatedRaw"})
-EXPORT_SETTINGS = {"output_format_csv_crlf_end_of_line": 1}  # RFC 4180 lines, as the Python writer's
+EXPORT_SETTINGS = {"output_format_csv_crlf_end_of_line": 1, "max_threads": 1}  # RFC 4180 lines; one reader
 GZIP_LEVEL = 3
 
 
