@@ -11,7 +11,8 @@ task reports progress, honours a cancel and checks the quota between parts; each
 member and the parts are concatenated (writer.PartsWriter). Rows are read up to the highest id present
 when the export started, so late arrivals cannot make the parts disagree with the counts.
 
-Columns, formula escaping and JSON fields are those of writer.ExportWriter (tests compare both paths).
+Columns, values, formula escaping and the CSV header are those of writer.ExportWriter; the engine quotes every
+CSV field and escapes `/` in JSON, which parse to the same values (tests compare both paths parsed).
 """
 
 from __future__ import annotations
