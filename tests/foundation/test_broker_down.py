@@ -20,17 +20,22 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def broker_down() -> Iterator[None]:
+    """The portal's Celery app sending to a broker address where nothing listens. Celery caches the
+    connection pool and kombu's producer pool (made from the first broker URL the process used, maybe by an
+    earlier test): both are replaced for the test and the originals put back after it."""
     from portal.celery import app
 
-    saved = app.conf.broker_url, app.conf.task_always_eager
-    app.conf.broker_url = f"redis://127.0.0.1:{procs.free_port()}/0"  # nothing listens there
+    _ = app.amqp.producer_pool  # as after an earlier send in this process: the cache the test must get past
+    saved = app.conf.broker_url, app.conf.task_always_eager, app._pool, app.amqp._producer_pool
+    app.conf.broker_url = f"redis://127.0.0.1:{procs.free_port()}/0"
     app.conf.task_always_eager = False
-    app._pool = None  # the producer pool connects to the broker URL it was made with
+    app._pool = None
+    app.amqp._producer_pool = None
     try:
         yield
     finally:
-        app.conf.broker_url, app.conf.task_always_eager = saved
-        app._pool = None
+        app.conf.broker_url, app.conf.task_always_eager = saved[0], saved[1]
+        app._pool, app.amqp._producer_pool = saved[2], saved[3]
 
 
 def test_a_rule_saved_while_the_queue_is_down_is_201_and_left_to_the_reconcile(
