@@ -1,7 +1,7 @@
 """What every benchmark shares: the configuration users deploy, and the one-line verdict.
 
 The shipped configuration is docker-compose.yml's: PostgreSQL and Redis with default connection settings
-(no `conn_max_age`, the cache and Celery broker on Redis) and gunicorn started with deploy/gunicorn.conf.py.
+(connections kept 60 s as portal/settings.py ships them, the cache and Celery broker on Redis) and gunicorn started with deploy/gunicorn.conf.py.
 A bench never uses the DATABASE_URL or REDIS_URL of the environment as they are: it creates and migrates
 its own database `portal_bench_<name>` (on the PostgreSQL server DATABASE_URL points at, when that is a
 PostgreSQL URL; else on BENCH_POSTGRES_URL) and uses its own Redis database (BENCH_REDIS_URL), flushed.

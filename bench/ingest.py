@@ -583,9 +583,9 @@ def main() -> int:
     if lat:
         print(f"request latency p50={lat[len(lat) // 2] * 1000:.0f}ms p95={lat[int(len(lat) * 0.95)] * 1000:.0f}ms")
     gunicorn_us = gunicorn_cpu / max(ok, 1) * 1e6
-    # With the default connection settings every request opens its own backend, which has exited before
-    # it can be read: its CPU is then not in the figure.
-    backend = f"{server_us - gunicorn_us:.1f}us" if server_us - gunicorn_us >= 1 else "n/a, connections closed per request"
+    # With DATABASE_CONN_MAX_AGE=0 every request opens its own backend, which has exited before it can be
+    # read: its CPU is then not in the figure.
+    backend = f"{server_us - gunicorn_us:.1f}us" if server_us - gunicorn_us >= 1 else "n/a (backends already exited)"
     print(f"cpu per record: gunicorn {gunicorn_us:.1f}us, postgres backends {backend}, senders {sender_us:.1f}us; "
           f"WAL {wal_bytes / max(stored, 1):,.0f} bytes/record")
     print(f"ingest: {rate:,.0f} records/s (target {TARGET:,}/s, ratio {rate / TARGET:.2f})", flush=True)

@@ -112,6 +112,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while the in-process tasks write.
     DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = "PRAGMA journal_mode=WAL;"
     DATABASES["default"]["OPTIONS"]["timeout"] = 20
+else:
+    # Persistent connections (seconds; 0: one per request). A new PostgreSQL connection is a backend process
+    # start plus authentication: at OTLP's 512-record requests that cost a third of log ingest (measured
+    # 26.9 k records/s with a connection per request, 43.0 k with them kept). Checked before reuse, so a
+    # restarted database costs one failed check, not an error.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = _str("REDIS_URL", "")
