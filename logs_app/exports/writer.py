@@ -64,10 +64,11 @@ def record_fields(record: Any) -> dict[str, Any]:
     return out
 
 
-class ExportWriter:
-    """Write records one by one; `close()` finishes the file atomically and returns its size."""
+class _AtomicFile:
+    """The export file under a temporary name beside its final path (the org's directory), renamed when
+    complete so that a half-written export is never downloadable."""
 
-    def __init__(self, path: Path, fmt: str, use_gzip: bool) -> None:
+    def __init__(self, path: Path, fmt: str) -> None:
         if fmt not in ("csv", "ndjson"):
             raise ValueError(f"unknown export format {fmt!r}")
         self.path = path
@@ -75,7 +76,31 @@ class ExportWriter:
         self.fmt = fmt
         self.rows = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in _finish()/_discard()
+
+    def bytes_written(self) -> int:
+        """Bytes on disk so far (compressed size for gzip; a writer's text buffer is not counted)."""
+        return self._raw.tell()
+
+    def _finish(self) -> int:
+        self._raw.flush()
+        os.fsync(self._raw.fileno())
+        self._raw.close()
+        os.replace(self.tmp, self.path)
+        return self.path.stat().st_size
+
+    def _discard(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+class ExportWriter(_AtomicFile):
+    """Write records one by one; `close()` finishes the file atomically and returns its size."""
+
+    def __init__(self, path: Path, fmt: str, use_gzip: bool) -> None:
+        super().__init__(path, fmt)
         gz = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) if use_gzip else None
         self._bin: IO[bytes] = gz if gz is not None else self._raw  # type: ignore[assignment]
         self._out = io.TextIOWrapper(self._bin, encoding="utf-8", newline="", write_through=False)  # type: ignore[type-var]
@@ -123,10 +148,6 @@ class ExportWriter:
         self._bin.write(data)
         self.rows += lines
 
-    def bytes_written(self) -> int:
-        """Bytes on disk so far (compressed size for gzip; the text buffer is not counted)."""
-        return self._raw.tell()
-
     def write_many(self, records: Iterable[Any]) -> None:
         for r in records:
             self.write(r)
@@ -136,11 +157,7 @@ class ExportWriter:
         self._out.detach()
         if self._bin is not self._raw:
             self._bin.close()
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        os.replace(self.tmp, self.path)
-        return self.path.stat().st_size
+        return self._finish()
 
     def abort(self) -> None:
         """Drop the partial file (cancel, failure)."""
@@ -148,9 +165,8 @@ class ExportWriter:
             self._out.detach()
             if self._bin is not self._raw:
                 self._bin.close()
-            self._raw.close()
         finally:
-            self.tmp.unlink(missing_ok=True)
+            self._discard()
 
 
 def _json_default(value: Any) -> Any:
@@ -159,20 +175,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-class PartsWriter:
+class PartsWriter(_AtomicFile):
     """An export assembled from parts the database engine wrote whole (each a complete gzip member, or
     plain lines): Python copies bytes, it neither formats nor compresses rows. A gzip file of several
     members is one valid gzip stream (RFC 1952 §2.2). Same interface and atomic rename as ExportWriter."""
 
     def __init__(self, path: Path, fmt: str, use_gzip: bool) -> None:
-        if fmt not in ("csv", "ndjson"):
-            raise ValueError(f"unknown export format {fmt!r}")
-        self.path = path
-        self.tmp = path.with_name(path.name + ".part")
+        super().__init__(path, fmt)
         self.use_gzip = use_gzip
-        self.rows = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._raw: IO[bytes] = open(self.tmp, "wb")  # noqa: SIM115 - closed in close()/abort()
         if fmt == "csv":  # the header, byte for byte as ExportWriter writes it
             header = (",".join(COLUMNS) + "\r\n").encode()
             self._raw.write(gzip.compress(header, GZIP_LEVEL, mtime=0) if use_gzip else header)
@@ -187,20 +197,12 @@ class PartsWriter:
         part.unlink()
         self.rows += lines
 
-    def bytes_written(self) -> int:
-        return self._raw.tell()
-
     def close(self) -> int:
-        self._raw.flush()
-        os.fsync(self._raw.fileno())
-        self._raw.close()
-        os.replace(self.tmp, self.path)
-        return self.path.stat().st_size
+        return self._finish()
 
     def abort(self) -> None:
         try:
-            self._raw.close()
+            self._discard()
         finally:
-            self.tmp.unlink(missing_ok=True)
             for stray in self.path.parent.glob(self.path.name + ".part*"):
                 stray.unlink(missing_ok=True)

@@ -103,3 +103,20 @@ def post_otlp(client: Any, path: str, body: bytes, token: str | None, ctype: str
     if token:
         extra["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     return client.generic("POST", path, body, content_type=ctype, **extra)
+
+
+# Values a spreadsheet would run as formulas, quoting and line-break cases, non-ASCII, JSON-escaped characters:
+# the export tests of every path compare what each writes for them.
+TRICKY = ["=SUM(A1:A9)", "+33 6 12", "-1", "@cmd", "\tTAB", "\rCR", 'say "hi", then go', "multi\nline",
+          "ünïcødé ✓", "", "plain text", "back\\slash", "'already quoted", "slash/and </script>"]
+
+
+def tricky_records(org_id: int, now: datetime) -> list[LogRecord]:
+    """One record per TRICKY body, oldest first, with formula-like service and correlation ids among them."""
+    return [LogRecord(
+        org_id=org_id, time=now - timedelta(seconds=100 - i, microseconds=0 if i % 2 else 123456), body=body,
+        service="=svc" if i == 3 else f"svc-{i % 3}", level=["info", "error", "warn"][i % 3],
+        trace_id=("ab" * 16) if i % 2 else "", span_id=("cd" * 8) if i % 2 else "",
+        correlation_id="-corr" if i == 4 else f"c-{i}",
+        attributes={} if i % 4 == 0 else {"k": body, "n": i, "nested": {"x": [1, 2]}, "b": True})
+        for i, body in enumerate(TRICKY)]

@@ -23,12 +23,10 @@ from logs_app.exports.models import Export, ExportStatus
 from logs_app.store.clickhouse import ClickHouseLogStore
 from logs_app.store.records import LogRecord
 from tests.logs.chstore import RecordingExecutor, fresh_clickhouse_store
-from tests.logs.conftest import NOW
+from tests.logs.conftest import NOW, TRICKY, tricky_records
 
 pytestmark = pytest.mark.django_db
 
-TRICKY = ["=SUM(A1:A9)", "+33 6 12", "-1", "@cmd", "\tTAB", "\rCR", 'say "hi", then go', "multi\nline",
-          "ünïcødé ✓", "", "plain text", "back\\slash", "'already quoted", "slash/and </script>"]
 T0, T1 = NOW - timedelta(hours=2), NOW + timedelta(minutes=1)
 
 
@@ -41,15 +39,7 @@ def ch(monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path) -> ClickH
 
 
 def _seed(store: ClickHouseLogStore, org: Any) -> None:
-    recs = []
-    for i, body in enumerate(TRICKY):
-        recs.append(LogRecord(
-            org_id=org.pk, time=NOW - timedelta(seconds=100 - i, microseconds=0 if i % 2 else 123456), body=body,
-            service="=svc" if i == 3 else f"svc-{i % 3}", level=["info", "error", "warn"][i % 3],
-            trace_id=("ab" * 16) if i % 2 else "", span_id=("cd" * 8) if i % 2 else "",
-            correlation_id="-corr" if i == 4 else f"c-{i}",
-            attributes={} if i % 4 == 0 else {"k": body, "n": i, "nested": {"x": [1, 2]}, "b": True}))
-    store.write_logs(recs)
+    store.write_logs(tricky_records(org.pk, NOW))
 
 
 def _export(org: Any, user: Any, fmt: str, fast: bool, monkeypatch: Any, query: str = "",

@@ -17,24 +17,14 @@ from logs_app.exports import pg_stream, services
 from logs_app.exports.models import Export, ExportStatus
 from logs_app.store import get_store
 from logs_app.store.records import LogRecord
+from tests.logs.conftest import TRICKY, tricky_records
 
 pytestmark = [pytest.mark.django_db,
               pytest.mark.skipif(connection.vendor != "postgresql", reason="the fast path is PostgreSQL's own")]
 
-TRICKY = ["=SUM(A1:A9)", "+33 6 12", "-1", "@cmd", "\tTAB", "\rCR", 'say "hi", then go', "multi\nline",
-          "ünïcødé ✓", "", "plain text", "back\\slash", "'already quoted"]
-
 
 def _seed(org: Any, now: Any) -> None:
-    recs = []
-    for i, body in enumerate(TRICKY):
-        recs.append(LogRecord(
-            org_id=org.pk, time=now - timedelta(seconds=100 - i, microseconds=0 if i % 2 else 123456), body=body,
-            service="=svc" if i == 3 else f"svc-{i % 3}", level=["info", "error", "warn"][i % 3],
-            trace_id=("ab" * 16) if i % 2 else "", span_id=("cd" * 8) if i % 2 else "",
-            correlation_id="-corr" if i == 4 else f"c-{i}",
-            attributes={} if i % 4 == 0 else {"k": body, "n": i, "nested": {"x": [1, 2]}, "b": True}))
-    get_store().write_logs(recs)
+    get_store().write_logs(tricky_records(org.pk, now))
 
 
 def _export(org: Any, alice: Any, now: Any, fmt: str, fast: bool, monkeypatch: Any) -> bytes:
